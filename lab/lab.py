@@ -20,6 +20,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -158,11 +159,10 @@ def _sources(path: Path) -> list[tuple[str, list[str]]]:
                     pairs.append((uri, fields.get("suites", [])))
     else:
         for line in text.splitlines():
-            parts = line.split("#", 1)[0].split()
+            line = re.sub(r"\[[^\]]*\]", " ", line.split("#", 1)[0])
+            parts = line.split()
             if len(parts) >= 3 and parts[0] == "deb":
-                rest = [p for p in parts[1:] if not p.startswith("[")]
-                if len(rest) >= 2:
-                    pairs.append((rest[0], [rest[1]]))
+                pairs.append((parts[1], [parts[2]]))
     return pairs
 
 

@@ -18,7 +18,9 @@ for stage in $STAGES; do
         unit)       pytest -q -p no:cacheprovider tests/unit collections/ansible_collections/hna/cloudos/tests/unit ;;
         sanity)     tools/collection-sanity.sh ;;
         lint)       ansible-lint --offline --profile production ;;
-        collection) pytest -q -p no:cacheprovider tests/collection ;;
+        collection) pytest -q -p no:cacheprovider tests/collection \
+                    && (cd collections/ansible_collections/hna/cloudos \
+                        && ansible-test integration --local --python 3.11 --color no) ;;
         molecule)   python lab/lab.py build && molecule test -s docker_host ;;
         lab)        tools/test-lab.sh ;;
         *)          echo "unknown stage $stage"; false ;;

@@ -1,0 +1,75 @@
+"""Fixtures for tests that run against the lab's real nodes (bring it up with `make lab`)."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import testinfra
+
+REPO = Path(__file__).resolve().parents[2]
+INVENTORY = REPO / "inventories" / "lab"
+KEY = REPO / ".lab" / "ssh" / "id_ed25519"
+SSH_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+
+
+def _inventory():
+    out = subprocess.run(["ansible-inventory", "-i", str(INVENTORY), "--list"],
+                         check=True, capture_output=True, text=True, cwd=REPO).stdout
+    return json.loads(out)
+
+
+INV = _inventory()
+HOSTVARS = INV["_meta"]["hostvars"]
+NODES = sorted(h for h, v in HOSTVARS.items() if "lab_cloud" in v)
+
+
+def pytest_collection_modifyitems(config, items):
+    if not KEY.exists():
+        skip = pytest.mark.skip(reason="the lab is not up: run `make lab` first")
+        for item in items:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def hostvars():
+    return HOSTVARS
+
+
+@pytest.fixture(scope="session")
+def group_vars():
+    import yaml
+    return yaml.safe_load((INVENTORY / "group_vars" / "docker_hosts.yml").read_text())
+
+
+def node_host(name):
+    return testinfra.get_host(
+        f"ssh://root@{HOSTVARS[name]['ansible_host']}",
+        ssh_identity_file=str(KEY), ssh_extra_args=SSH_ARGS)
+
+
+@pytest.fixture(scope="session", params=NODES)
+def node(request):
+    """(inventory name, testinfra host) for every lab node."""
+    return request.param, node_host(request.param)
+
+
+def run_playbook(*args, check=False):
+    """Run ansible-playbook from the repository root; return the CompletedProcess."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+               ANSIBLE_ROLES_PATH=str(REPO / "roles"), ANSIBLE_NOCOLOR="1")
+    return subprocess.run(["ansible-playbook", "-i", str(INVENTORY), *args],
+                          capture_output=True, text=True, cwd=REPO, env=env, check=check)
+
+
+def run_module(host, module, args=""):
+    """Run one module ad hoc on a host; return (rc, result dict)."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="0")
+    cmd = ["ansible", "-i", str(INVENTORY), host, "-m", module] + (["-a", args] if args else [])
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
+    out = res.stdout
+    start = out.find("=> {") + 3 if "=> {" in out else -1
+    assert start >= 0, f"no result from {module} on {host}:\n{out}\n{res.stderr}"
+    return res.returncode, json.loads(out[start:])

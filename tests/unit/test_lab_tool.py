@@ -1,0 +1,88 @@
+"""Pure logic of the lab tool: reading apt sources, recipe hashes, topology checks."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("lab_tool", REPO / "lab" / "lab.py")
+lab = importlib.util.module_from_spec(spec)
+sys.modules["lab_tool"] = lab
+spec.loader.exec_module(lab)
+
+
+def test_sources_deb822(tmp_path):
+    f = tmp_path / "debian.sources"
+    f.write_text(
+        "Types: deb\n# a comment\nURIs: http://mirror.invalid/debian\n"
+        "Suites: bookworm bookworm-updates\nComponents: main\n\n"
+        "Types: deb\nURIs: http://mirror.invalid/debian-security\n"
+        "Suites: bookworm-security\nComponents: main\n\n"
+        "Types: deb-src\nURIs: http://src.invalid/debian\nSuites: bookworm\n"
+    )
+    assert lab._sources(f) == [
+        ("http://mirror.invalid/debian", ["bookworm", "bookworm-updates"]),
+        ("http://mirror.invalid/debian-security", ["bookworm-security"]),
+    ]
+
+
+def test_sources_one_line_format(tmp_path):
+    f = tmp_path / "sources.list"
+    f.write_text(
+        "# deb http://commented.invalid/debian bookworm main\n"
+        "deb [arch=amd64 signed-by=/k.gpg] http://mirror.invalid/debian bookworm main\n"
+        "deb-src http://src.invalid/debian bookworm main\n"
+    )
+    assert lab._sources(f) == [("http://mirror.invalid/debian", ["bookworm"])]
+
+
+def test_mirror_from_environment_wins(monkeypatch):
+    monkeypatch.setenv("LAB_DEBIAN_MIRROR", "http://mirror.invalid/debian/")
+    monkeypatch.setenv("LAB_DEBIAN_SECURITY_MIRROR", "http://mirror.invalid/sec")
+    assert lab.debian_mirrors() == ("http://mirror.invalid/debian", "http://mirror.invalid/sec")
+
+
+def test_recipe_hash_changes_with_content_only(tmp_path):
+    (tmp_path / "packages").write_text("python3\n")
+    first = lab.recipe_hash(tmp_path)
+    assert first == lab.recipe_hash(tmp_path)
+    (tmp_path / "packages").write_text("python3\nless\n")
+    second = lab.recipe_hash(tmp_path)
+    assert second != first
+    assert lab.recipe_hash(tmp_path, extra="base:1") != second
+    assert len(second) == 12
+
+
+def test_lab_topology_is_consistent():
+    """The lab inventory: every node in a known cloud, addresses inside their network, unique."""
+    import ipaddress
+    topo = lab.topology()
+    nets = {name: ipaddress.ip_network(cidr) for name, cidr in topo["networks"].items()}
+    assert topo["interconnect"] in nets
+    clouds = {n["cloud"] for n in topo["nodes"]}
+    assert len(clouds) >= 2, "the lab has two clouds"
+    for cloud in clouds:
+        assert sum(n["cloud"] == cloud for n in topo["nodes"]) >= 2, f"{cloud} has two nodes"
+    seen = set()
+    for node in topo["nodes"]:
+        assert ipaddress.ip_address(node["address"]) in nets[node["cloud"]]
+        assert ipaddress.ip_address(node["interconnect_address"]) in nets[topo["interconnect"]]
+        for a in (node["address"], node["interconnect_address"]):
+            assert a not in seen
+            seen.add(a)
+    for a, b in [(a, b) for a in nets.values() for b in nets.values() if a is not b]:
+        assert not a.overlaps(b)
+
+
+@pytest.mark.parametrize("bad", ["nope-cloud"])
+def test_topology_rejects_unknown_cloud(tmp_path, monkeypatch, bad):
+    inv = tmp_path / "inv"
+    (inv / "group_vars" / "all").mkdir(parents=True)
+    (inv / "hosts.yml").write_text(
+        f"all:\n  hosts:\n    n1:\n      ansible_host: 10.0.0.1\n      lab_cloud: {bad}\n")
+    (inv / "group_vars" / "all" / "lab.yml").write_text("lab_networks:\n  interconnect: 10.0.9.0/24\n")
+    monkeypatch.setattr(lab, "INVENTORY", inv)
+    with pytest.raises(SystemExit):
+        lab.topology()
