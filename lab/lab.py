@@ -336,10 +336,17 @@ def container_or_none(client, name: str):
 
 
 def ensure_container(client, name: str, image: str, networks: list[tuple[str, str, list]], **kw):
-    """Create (or keep) a container on the given (network, address, aliases); start it."""
+    """Create (or keep) a container on the given (network, address, aliases); start it.
+
+    A container whose image or settings (key, proxy, networks, capabilities...) differ from
+    what is asked is recreated; its volumes are kept.
+    """
+    fingerprint = hashlib.sha256(json.dumps(
+        [image, networks, kw], sort_keys=True, default=str).encode()).hexdigest()[:16]
+    kw["labels"] = {**kw.get("labels", {}), f"{LABEL}.config": fingerprint}
     current = container_or_none(client, name)
-    if current is not None and current.attrs["Config"]["Image"] != image:
-        say(f"{name}: image changed, recreating")
+    if current is not None and current.labels.get(f"{LABEL}.config") != fingerprint:
+        say(f"{name}: settings changed, recreating")
         current.remove(force=True)
         current = None
     if current is None:
