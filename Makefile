@@ -53,7 +53,7 @@ test-collection:
 	pytest -q tests/collection
 
 test-molecule:
-	python lab/lab.py build
+	python lab/lab.py build --base-only
 	molecule test -s docker_host
 
 test-lab:

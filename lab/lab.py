@@ -44,6 +44,15 @@ LABEL = "io.hna.cloudos.lab"
 NODE_IMAGE = "hna-cloudos/lab-node"
 CACHE_IMAGE = "hna-cloudos/lab-aptcache"
 SUITE = "bookworm"
+# Application and middleware images for the lab's namespaces, built from Debian packages on the
+# node image: recipe folder under lab/images/apps -> the name the nodes know the image by.
+APP_IMAGES = {
+    "mariadb": "cloudos/mariadb:10.11",
+    "nginx": "cloudos/nginx:1.22",
+    "redis": "cloudos/redis:7.0",
+    "testlog-app": "cloudos/testlog-app:1",
+}
+APP_BUNDLE_DIR = STATE / "images"
 # Bump when the way images are built changes in a way their recipe files do not show.
 BUILDER_VERSION = "1"
 
@@ -281,10 +290,55 @@ def build_cache_image(client, node_ref: str) -> str:
     return ref
 
 
+def build_app_images(client, node_ref: str) -> dict:
+    """Build the application images; save them in one bundle the nodes load from.
+
+    Returns the manifest {"bundle": file name, "images": {tag: image id}}.
+    """
+    hashes = {}
+    for name, public in APP_IMAGES.items():
+        recipe = RECIPES / "apps" / name
+        tag = recipe_hash(recipe, extra=node_ref)
+        hashes[name] = tag
+        ref = f"hna-cloudos/lab-app-{name}:{tag}"
+        if not image_exists(client, ref):
+            with Timer(f"building {public} ({ref})"):
+                try:
+                    client.images.build(
+                        path=str(recipe), tag=ref, buildargs={"BASE": node_ref}, rm=True, pull=False,
+                        labels={LABEL: "1", f"{LABEL}.recipe": tag},
+                    )
+                except Exception as exc:  # BuildError, APIError
+                    fail(f"building {public} failed: {exc}")
+        repo, _, version = public.rpartition(":")
+        client.images.get(ref).tag(repo, version)
+    bundle_id = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:12]
+    bundle = APP_BUNDLE_DIR / f"apps-{bundle_id}.tar"
+    manifest = {
+        "bundle": bundle.name,
+        "images": {public: client.images.get(public).id for public in APP_IMAGES.values()},
+    }
+    if not bundle.exists():
+        APP_BUNDLE_DIR.mkdir(parents=True, exist_ok=True)
+        for old in APP_BUNDLE_DIR.glob("apps-*.tar"):
+            old.unlink()
+        with Timer(f"saving the application images to {bundle.relative_to(REPO) if bundle.is_relative_to(REPO) else bundle}"):
+            tmp = bundle.with_suffix(".partial")
+            proc = subprocess.run(["docker", "save", "-o", str(tmp), *APP_IMAGES.values()],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                fail(f"docker save failed: {proc.stderr.strip()}")
+            tmp.rename(bundle)
+    (APP_BUNDLE_DIR / "apps.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
 def cmd_build(_args) -> tuple[str, str]:
     client = engine()
     node = build_node_image(client)
     cache = build_cache_image(client, node)
+    if not getattr(_args, "base_only", False):
+        build_app_images(client, node)
     return node, cache
 
 
@@ -419,6 +473,7 @@ def cmd_up(args) -> None:
             device_cgroup_rules=["a *:* rwm"],
             volumes={
                 "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
+                str(APP_BUNDLE_DIR): {"bind": "/srv/lab-images", "mode": "ro"},
                 ensure_volume(client, f"{prefix}-{node['name']}-docker"): {"bind": "/var/lib/docker", "mode": "rw"},
             },
         )
@@ -487,7 +542,11 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func in (("build", cmd_build), ("up", cmd_up), ("status", cmd_status),
                        ("down", cmd_down), ("clean", cmd_clean)):
-        sub.add_parser(name).set_defaults(func=func)
+        cmd = sub.add_parser(name)
+        cmd.set_defaults(func=func)
+        if name == "build":
+            cmd.add_argument("--base-only", action="store_true",
+                             help="only the node and package cache images (what molecule needs)")
     args = parser.parse_args(argv)
     args.func(args)
     return 0
