@@ -26,7 +26,7 @@ lab-up:
 	@python lab/lab.py up
 
 lab-site:
-	@tools/timed.sh "site.yml on $(INVENTORY)" ansible-playbook -i $(INVENTORY) playbooks/site.yml
+	@tools/timed.sh "the lab's main job" ansible-playbook -i $(INVENTORY) playbooks/lab.yml
 
 lab-status:
 	@python lab/lab.py status

@@ -11,9 +11,9 @@ now() { date +%s.%N; }
 t0=$(now)
 python lab/lab.py up
 t1=$(now)
-ansible-playbook playbooks/site.yml | tee "$log/site-1.log"
+ansible-playbook playbooks/lab.yml | tee "$log/site-1.log"
 t2=$(now)
-ansible-playbook playbooks/site.yml | tee "$log/site-2.log"
+ansible-playbook playbooks/lab.yml | tee "$log/site-2.log"
 t3=$(now)
 
 # The second run must report no change on any host.
@@ -22,11 +22,11 @@ import re, sys
 recap = [l for l in open(sys.argv[1]) if re.search(r"\bok=\d+\s+changed=\d+", l)]
 bad = [l.strip() for l in recap if not re.search(r"\bchanged=0\b", l) or re.search(r"\b(failed|unreachable)=[1-9]", l)]
 if not recap or bad:
-    sys.exit("second run of site.yml was not a no-op:\n" + "\n".join(bad or ["no PLAY RECAP found"]))
-print(f"second run of site.yml: no change on {len(recap)} hosts")
+    sys.exit("second run of the main job was not a no-op:\n" + "\n".join(bad or ["no PLAY RECAP found"]))
+print(f"second run of the main job: no change on {len(recap)} hosts")
 PY
 
-python -c 'import sys; a, b, c, d = map(float, sys.argv[1:]); print(f"lab up: {b-a:.1f}s; site.yml first run: {c-b:.1f}s; second run: {d-c:.1f}s ({(d-c)/(c-b):.2f}x of the first)")' \
+python -c 'import sys; a, b, c, d = map(float, sys.argv[1:]); print(f"lab up: {b-a:.1f}s; main job first run: {c-b:.1f}s; second run: {d-c:.1f}s ({(d-c)/(c-b):.2f}x of the first)")' \
     "$t0" "$t1" "$t2" "$t3" | tee "$log/timings.txt"
 
 pytest -q -p no:cacheprovider tests/lab
