@@ -3,7 +3,7 @@
 # A failing stage does not stop the others, so one run shows everything that is wrong.
 # Pick stages with STAGES="unit lint" tools/run-tests.sh
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export PATH="$PWD/${VENV:-.venv}/bin:$PATH"
 export ANSIBLE_CONFIG="$PWD/ansible.cfg" ANSIBLE_ROLES_PATH="$PWD/roles" ANSIBLE_NOCOLOR=1
 STAGES="${STAGES:-unit sanity lint collection molecule lab}"
@@ -17,7 +17,8 @@ for stage in $STAGES; do
     case "$stage" in
         unit)       pytest -q -p no:cacheprovider tests/unit collections/ansible_collections/hna/cloudos/tests/unit ;;
         sanity)     tools/collection-sanity.sh ;;
-        lint)       ansible-lint --offline --profile production ;;
+        lint)       ansible-lint --offline --profile production \
+                    && shellcheck $(git ls-files '*.sh') .ci/run lab/images/node/lab-node-init ;;
         collection) pytest -q -p no:cacheprovider tests/collection \
                     && (cd collections/ansible_collections/hna/cloudos \
                         && ansible-test integration --local --python 3.11 --color no) ;;

@@ -7,13 +7,14 @@ VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 
 need=""
-for pkg in debootstrap openssh-client openssl make busybox-static; do
+for pkg in debootstrap openssh-client openssl make busybox-static shellcheck; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 command -v dockerd >/dev/null 2>&1 || need="$need docker.io"
 if [ -n "$need" ]; then
     echo "setup: installing system packages:$need"
     apt-get update -qq
+    # shellcheck disable=SC2086 # one word per package
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
 fi
 

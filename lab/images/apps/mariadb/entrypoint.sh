@@ -3,8 +3,8 @@
 # Secrets come from the environment or, better, from files (*_FILE); they are never printed.
 set -eu
 secret() {  # secret NAME -> value of $NAME or of the file named by $NAME_FILE
-    eval "file=\${${1}_FILE:-}"; eval "value=\${${1}:-}"
-    if [ -n "$file" ]; then cat "$file"; else printf '%s' "$value"; fi
+    file=$(printenv "${1}_FILE" || true)
+    if [ -n "$file" ]; then cat "$file"; else printenv "$1" || true; fi
 }
 sql_string() { printf "'%s'" "$(printf '%s' "$1" | sed "s/\\\\/\\\\\\\\/g; s/'/\\\\'/g")"; }
 

@@ -490,6 +490,17 @@ class DockerClient(object):
         self.api_version = chosen
         self.server_version = version
 
+    def new_api(self):
+        """Return a new ``docker.APIClient`` to the same engine, with the same settings and API version.
+
+        Meant for worker threads: a ``docker.APIClient`` must not be shared between threads, so each
+        thread asks for its own (and closes it when done). Nothing is requested from the engine.
+        Raises ``docker.errors.DockerException`` if the client cannot be built.
+        """
+        host = parse_docker_host(self.params['docker_host'], tls=bool(self.params['tls'] or self.params['validate_certs']))
+        return docker.APIClient(base_url=host.url, version=self.api_version, timeout=self.params['timeout'],
+                                tls=self._tls_config())
+
     def close(self):
         """Close the connection to the engine."""
         if self.api is not None:

@@ -33,4 +33,4 @@ build hnatest/web:1 1 --change 'CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]'
 build hnatest/web:2 2 --change 'CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]' \
     --change 'EXPOSE 8080' --change 'ENV APP_MODE=image-default' --change 'LABEL org.example.from-image=yes' \
     --change 'HEALTHCHECK --interval=1s --timeout=2s --retries=3 CMD wget -q -O /dev/null http://127.0.0.1:8080/ || exit 1'
-[ -n "$changed" ] && echo changed || true
+if [ -n "$changed" ]; then echo changed; fi

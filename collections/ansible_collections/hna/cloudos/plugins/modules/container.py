@@ -1,0 +1,675 @@
+#!/usr/bin/python
+# Copyright: Contributors to the hna.cloudos collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: container
+short_description: Run a Docker container with exactly the declared configuration
+version_added: 0.1.0
+description:
+  - Creates, updates, replaces, starts, stops, restarts or removes one Docker container.
+  - The whole declared configuration is compared with the container on the engine, with the defaults of the image taken
+    into account. Removing something from the task (an environment variable, a label, a published port, a network alias,
+    a limit) is a change too, and so is an image tag that now points to another image (images are compared by ID).
+  - Memory and CPU limits, the restart policy and the networks (with their aliases and addresses) are changed on the running
+    container. Any other change replaces the container safely, see O(state).
+  - A container that exists and already matches the task is left alone; this costs one inspection of the container and one
+    of its image, and no image is pulled when it is present (O(pull=missing)).
+author:
+  - HNA CloudOS maintainers (!UNKNOWN)
+options:
+  name:
+    description:
+      - Name of the container.
+    type: str
+    required: true
+  state:
+    description:
+      - V(started) makes sure the container exists with the declared configuration and runs.
+      - V(present) makes sure the container exists with the declared configuration. A new container is created but not
+        started; an existing one keeps running or stays stopped as it is.
+      - V(stopped) makes sure the container exists with the declared configuration and is stopped (a new one is created but
+        not started).
+      - V(restarted) is V(started), and restarts the container when it was neither created nor replaced by this task. This
+        always reports a change.
+      - V(absent) stops and removes the container if it exists.
+      - "A replacement is safe: the new container is created beside the old one under a temporary name and, when it must
+        run, started; only once it is healthy (or running, when it has no health check) is the old container stopped and
+        removed and the new one renamed to O(name). If the new container does not become healthy within O(wait_timeout)
+        seconds, it is removed, the old container keeps running, and the task fails with the reason (including the output
+        of the last health check)."
+      - When the new container publishes fixed host ports (or has fixed IP addresses), which the old one holds, the old
+        container is stopped first and started again if the new one fails.
+    type: str
+    choices: [present, started, stopped, restarted, absent]
+    default: started
+  image:
+    description:
+      - Image to run, as C(repository:tag) or C(repository@digest). A reference without tag means C(latest).
+      - Required to create a container, and with O(state=present) and O(state=started). With O(state=stopped) and
+        O(state=restarted) it may be left out for an existing container; its configuration is then not compared (and no
+        other configuration option may be given).
+    type: str
+  pull:
+    description:
+      - V(missing) pulls the image only when the engine does not have it.
+      - V(always) pulls the image at every run (and replaces the container if the tag then points to a new image).
+      - V(never) never pulls; the task fails when the engine does not have the image.
+      - In check mode nothing is pulled; an image that would be pulled is reported as a difference.
+    type: str
+    choices: [missing, always, never]
+    default: missing
+  command:
+    description:
+      - Command to run, replacing the image's C(CMD). A string is split into words as a shell would (without running one).
+      - Not set means the image's command.
+    type: raw
+  entrypoint:
+    description:
+      - Entrypoint, replacing the image's C(ENTRYPOINT). A string is split into words as a shell would.
+      - When set, the image's command is not used. Give O(command) too if the entrypoint needs arguments.
+    type: raw
+  env:
+    description:
+      - Environment variables, added to those of the image (a variable set here wins over the image's).
+      - Values are strings; quote values such as V("yes") or V("1.0") so that YAML keeps them as text. A boolean value is
+        refused.
+      - Values appear in RV(differences) and in the diff output. Do not put secrets here if the output is logged.
+    type: dict
+  labels:
+    description:
+      - Labels of the container, added to those of the image.
+      - Labels starting with C(io.hna.cloudos.) are set by the collection and cannot be given.
+    type: dict
+  ports:
+    description:
+      - Published ports, each as C([HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]), for example V(8080:80),
+        V(127.0.0.1:8080:80/tcp), V(127.0.0.1::80) (any free host port on that address) or V([::1]:8443:443).
+      - Without host IP, the port is published on every address of the host. The protocol is V(tcp) (default), V(udp) or V(sctp).
+      - Port ranges are not supported; list each port.
+    type: list
+    elements: str
+    aliases: [published_ports]
+  volumes:
+    description:
+      - Volumes in short syntax. V(NAME:/path) mounts the named volume C(NAME) (created by the engine when needed),
+        V(/host/path:/path) bind-mounts a directory or file of the Docker host, V(/path) mounts a new anonymous volume.
+        Append V(:ro) for a read-only mount.
+      - Combined with O(mounts); a path in the container may be mounted only once.
+    type: list
+    elements: str
+  mounts:
+    description:
+      - Mounts in long syntax.
+    type: list
+    elements: dict
+    suboptions:
+      type:
+        description:
+          - V(volume) for a named or anonymous volume, V(bind) for a path of the Docker host, V(tmpfs) for a memory file system.
+        type: str
+        choices: [volume, bind, tmpfs]
+        default: volume
+      source:
+        description:
+          - Volume name (leave out for an anonymous volume) or absolute host path. Not used with V(tmpfs).
+        type: str
+      target:
+        description:
+          - Absolute path in the container.
+        type: str
+        required: true
+      read_only:
+        description:
+          - Mount read-only.
+        type: bool
+        default: false
+  networks:
+    description:
+      - Networks to connect the container to. The first one is the network the container is created on.
+      - Not set (or empty) means the engine's default C(bridge) network; a container on other networks is then
+        disconnected from them.
+      - Use V(host) or V(none) as the only network for those network modes.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description:
+          - Name of the network. It must exist.
+        type: str
+        required: true
+      aliases:
+        description:
+          - Other names of the container on this network (user-defined networks only).
+        type: list
+        elements: str
+      ipv4_address:
+        description:
+          - Fixed IPv4 address on this network (the network must have a subnet that contains it).
+        type: str
+  namespace:
+    description:
+      - Namespace (see M(hna.cloudos.namespace)) the container belongs to. The namespace must exist.
+      - The container joins the namespace network with the aliases O(name) and C(<name>.<namespace>), is labelled with
+        the namespace, and counts towards its quotas; a change that would exceed a quota fails before anything is created.
+    type: str
+  restart_policy:
+    description:
+      - What the engine does when the container stops. V(no) leaves it stopped, V(on-failure) restarts it when it exits with
+        an error (at most O(restart_retries) times, 0 for no limit), V(unless-stopped) and V(always) restart it except after
+        a stop requested by a user (V(always) also when the engine starts).
+    type: str
+    choices: ['no', always, unless-stopped, on-failure]
+    default: 'no'
+  restart_retries:
+    description:
+      - With O(restart_policy=on-failure), the most restarts the engine tries (0 for no limit).
+    type: int
+  healthcheck:
+    description:
+      - Health check, replacing the image's. Durations left out are the image's (or Docker's defaults).
+      - Durations are written like V(30s), V(1m30s) or V(500ms); a bare number is seconds.
+    type: dict
+    suboptions:
+      test:
+        description:
+          - Command to run. A string runs with the container's shell (C(CMD-SHELL)); a list runs directly (C(CMD)).
+            A list may also start with C(CMD), C(CMD-SHELL) or C(NONE) itself.
+          - Not set means the image's test (useful to change only its timings).
+        type: raw
+      interval:
+        description:
+          - Time between two checks.
+        type: str
+      timeout:
+        description:
+          - Time after which a check counts as failed.
+        type: str
+      retries:
+        description:
+          - Failures in a row after which the container is unhealthy.
+        type: int
+      start_period:
+        description:
+          - Time after start during which failures do not count.
+        type: str
+      disable:
+        description:
+          - Turn off the image's health check.
+        type: bool
+        default: false
+  init:
+    description:
+      - Run an init process as PID 1 that forwards signals and reaps processes.
+    type: bool
+  user:
+    description:
+      - User (and optionally group), as C(name), C(uid), C(name:group) or C(uid:gid), replacing the image's.
+    type: str
+  working_dir:
+    description:
+      - Working directory in the container, replacing the image's.
+    type: str
+  hostname:
+    description:
+      - Host name of the container. Not set means the engine's default (the short container ID).
+    type: str
+  memory:
+    description:
+      - Memory limit, such as V(512m) or V(1g) (binary units b, k, m, g, t), or a number of bytes. Not set or V(0) means
+        no limit.
+      - Changed on the running container; removing the limit replaces the container.
+    type: str
+  cpus:
+    description:
+      - Number of CPUs the container may use, such as V(0.5) or V(2). Not set or V(0) means no limit.
+      - Changed on the running container; removing the limit replaces the container.
+    type: float
+  log_driver:
+    description:
+      - Logging driver, such as V(json-file), V(local) or V(syslog). Not set means the engine's default.
+    type: str
+  log_options:
+    description:
+      - Options of the logging driver, such as C(max-size). Values are strings.
+    type: dict
+  stop_timeout:
+    description:
+      - Seconds the container gets to stop after the stop signal before it is killed. Not set means the engine's default (10).
+    type: int
+  stop_signal:
+    description:
+      - Signal that stops the container, such as V(SIGTERM) or V(SIGQUIT), replacing the image's.
+    type: str
+  wait:
+    description:
+      - After the container was started (created, replaced, started or restarted), V(none) returns at once, V(running)
+        checks that it runs, V(healthy) waits until its health check passes (or checks it runs, when it has none).
+      - With V(healthy) and O(state=started), an existing running container is also waited for.
+      - A replacement always waits for the new container to be healthy before the old one is removed, whatever this says.
+    type: str
+    choices: [none, running, healthy]
+    default: running
+  wait_timeout:
+    description:
+      - Seconds to wait for the container to run or be healthy (see O(wait), and O(state) for replacements).
+    type: int
+    default: 60
+  force_kill:
+    description:
+      - Kill the container instead of stopping it gracefully when it is stopped (O(state=stopped)), removed
+        (O(state=absent)) or replaced.
+    type: bool
+    default: false
+  keep_volumes:
+    description:
+      - Keep the anonymous volumes of a container that is removed or replaced. Named volumes are always kept.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - hna.cloudos.docker
+  - hna.cloudos.docker.docker_sdk
+  - hna.cloudos.docker.actiongroup_docker
+attributes:
+  check_mode:
+    support: full
+    details:
+      - In check mode the comparison is made and reported in RV(actions) and RV(differences), but nothing is pulled,
+        created or changed. An image that is not on the engine yet is reported as an image difference.
+  diff_mode:
+    support: full
+    details:
+      - The diff shows, for each field that differs, the value on the container and the declared value.
+  platform:
+    support: full
+    platforms: posix
+  idempotent:
+    description: Whether running the task again with the same options changes nothing.
+    support: partial
+    details:
+      - O(state=restarted) always restarts the container. With O(pull=always), a tag that points to a new image in the
+        registry replaces the container.
+notes:
+  - The container gets the label C(io.hna.cloudos.managed=true), and C(io.hna.cloudos.spec-hash) with a hash of its
+    declared configuration; with O(namespace) also C(io.hna.cloudos.namespace) and C(io.hna.cloudos.service).
+  - Options of the engine this module does not manage (devices, capabilities, ulimits, and so on) keep the engine's
+    defaults.
+seealso:
+  - module: hna.cloudos.container_info
+  - module: hna.cloudos.namespace
+  - name: Docker Engine API reference
+    description: The container create and update requests this module makes.
+    link: https://docs.docker.com/reference/api/engine/
+"""
+
+EXAMPLES = r"""
+- name: Run a web server on the loopback interface of the Docker host
+  hna.cloudos.container:
+    name: web
+    image: nginx:1.25
+    ports:
+      - 127.0.0.1:8080:80
+    env:
+      NGINX_ENTRYPOINT_QUIET_LOGS: "1"
+    restart_policy: unless-stopped
+    memory: 256m
+    cpus: 0.5
+    wait: healthy
+
+- name: Run a database in the namespace shop, reachable there as db and db.shop
+  hna.cloudos.container:
+    name: db
+    image: mariadb:11
+    namespace: shop
+    env:
+      MARIADB_RANDOM_ROOT_PASSWORD: "yes"
+    volumes:
+      - shop_db:/var/lib/mysql
+    healthcheck:
+      test: healthcheck.sh --connect --innodb_initialized
+      interval: 10s
+      timeout: 5s
+      retries: 5
+      start_period: 30s
+    wait: healthy
+    wait_timeout: 120
+
+- name: Run a worker on two networks, with an alias on the second
+  hna.cloudos.container:
+    name: worker
+    image: registry.example.com/shop/worker:2.3.1
+    pull: always
+    command: worker --queue orders
+    networks:
+      - name: frontend
+      - name: backend
+        aliases: [orders-worker]
+    log_driver: json-file
+    log_options:
+      max-size: 10m
+      max-file: "3"
+
+- name: Show what would change, without changing anything
+  hna.cloudos.container:
+    name: web
+    image: nginx:1.26
+    ports:
+      - 127.0.0.1:8080:80
+  check_mode: true
+  register: web_plan
+
+- name: List the differences
+  ansible.builtin.debug:
+    msg: "{{ web_plan.actions }}: {{ web_plan.differences | map(attribute='field') | list }}"
+
+- name: Stop the worker
+  hna.cloudos.container:
+    name: worker
+    state: stopped
+
+- name: Remove the web server and its anonymous volumes
+  hna.cloudos.container:
+    name: web
+    state: absent
+    keep_volumes: false
+"""
+
+RETURN = r"""
+container:
+  description:
+    - Facts of the container after the task (in check mode, as it is now). Empty when there is none.
+  returned: always
+  type: dict
+  contains:
+    id:
+      description: Container ID.
+      type: str
+      sample: 3f2a9c1e0b8d7a6c4e3f2b1a0d9c8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d
+    name:
+      description: Container name.
+      type: str
+      sample: web
+    image:
+      description: Image reference the container was created from.
+      type: str
+      sample: nginx:1.25
+    image_id:
+      description: ID of that image.
+      type: str
+      sample: sha256:a8758716bb6aa4d90071160d27028fe4eaee7ce8166221a97d30440c8eac2be6
+    created:
+      description: Creation time, as the engine gives it.
+      type: str
+      sample: '2024-01-15T10:00:00.000000000Z'
+    status:
+      description: State of the container (V(created), V(running), V(paused), V(restarting), V(exited), V(dead)).
+      type: str
+      sample: running
+    running:
+      description: Whether the container runs.
+      type: bool
+      sample: true
+    health:
+      description: Health (V(starting), V(healthy), V(unhealthy)), or V(null) without a health check.
+      type: str
+      sample: healthy
+    health_log:
+      description: Output of the last health check, or V(null).
+      type: str
+      sample: ''
+    exit_code:
+      description: Exit code of the last run (0 while running).
+      type: int
+      sample: 0
+    started_at:
+      description: Time of the last start, as the engine gives it.
+      type: str
+      sample: '2024-01-15T10:00:01.000000000Z'
+    restart_count:
+      description: How many times the engine restarted the container.
+      type: int
+      sample: 0
+    command:
+      description: Command the container runs.
+      type: list
+      elements: str
+      sample: [nginx, -g, daemon off;]
+    entrypoint:
+      description: Entrypoint of the container.
+      type: list
+      elements: str
+      sample: [/docker-entrypoint.sh]
+    env:
+      description: Environment of the container (image and declared variables).
+      type: dict
+      sample: {PATH: /usr/local/bin:/usr/bin:/bin, NGINX_VERSION: 1.25.3}
+    labels:
+      description: Labels of the container (image and declared labels, and those of the collection).
+      type: dict
+      sample: {io.hna.cloudos.managed: 'true'}
+    namespace:
+      description: Namespace of the container, or V(null).
+      type: str
+      sample: shop
+    service:
+      description: Service name of the container in its namespace, or V(null).
+      type: str
+      sample: db
+    networks:
+      description: Networks of the container, by name.
+      type: dict
+      sample: {shop: {ip_address: 10.240.5.2, aliases: [db, db.shop], gateway: 10.240.5.1, mac_address: '02:42:0a:f0:05:02'}}
+    ports:
+      description: Ports published while the container runs.
+      type: list
+      elements: dict
+      sample: [{container_port: 80, protocol: tcp, host_ip: 127.0.0.1, host_port: 8080}]
+    mounts:
+      description: Mounts of the container.
+      type: list
+      elements: dict
+      sample: [{type: volume, source: shop_db, target: /var/lib/mysql, read_only: false}]
+    memory:
+      description: Memory limit in bytes, or V(null).
+      type: int
+      sample: 268435456
+    cpus:
+      description: CPU limit, or V(null).
+      type: float
+      sample: 0.5
+    restart_policy:
+      description: Restart policy.
+      type: dict
+      sample: {name: unless-stopped, max_retries: 0}
+actions:
+  description:
+    - What the task did (or would do in check mode), in order. Each is one of V(create), V(update) (changed on the
+      running container), V(replace), V(start), V(stop), V(restart), V(remove).
+  returned: always
+  type: list
+  elements: str
+  sample: [update, start]
+differences:
+  description:
+    - The fields that differ between the container and the task, before the task ran.
+    - C(before) is the value of the container, C(after) the declared value with the image's defaults applied;
+      C(in_place) tells whether the field is changed on the running container rather than by replacing it.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{field: memory, before: 268435456, after: 536870912, in_place: true}, {field: env, before: {A: '1'}, after: {}, in_place: false}]
+failed_container:
+  description:
+    - When the task failed because a container did not run or did not become healthy, the facts of that container at
+      that moment (see RV(container)); for a failed replacement, the new container, which has been removed since.
+  returned: on such a failure
+  type: dict
+  sample: {name: web-new-1a2b3c4d, status: running, health: unhealthy, health_log: 'wget: server returned error: HTTP/1.1 500'}
+"""
+
+from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import DockerClient
+from ansible_collections.hna.cloudos.plugins.module_utils._docker_engine import (
+    ContainerEngine,
+    ContainerEngineError,
+    SpecError,
+    container_facts,
+    container_spec,
+)
+
+#: Options that describe the container's configuration (compared with the container).
+CONFIG_OPTIONS = ('command', 'entrypoint', 'env', 'labels', 'ports', 'volumes', 'mounts', 'networks', 'namespace',
+                  'restart_retries', 'healthcheck', 'init', 'user', 'working_dir', 'hostname', 'memory', 'cpus',
+                  'log_driver', 'log_options', 'stop_timeout', 'stop_signal')
+
+
+def build_spec(params):
+    """Return the container spec for the module options; raise ``SpecError`` naming the bad option."""
+    restart_policy = params['restart_policy']
+    if params['image'] is None:
+        given = [option for option in CONFIG_OPTIONS if params.get(option) not in (None, [], {})]
+        if params['restart_policy'] != 'no':
+            given.append('restart_policy')
+        if given:
+            raise SpecError('image is needed with %s: without image the configuration of the container is not compared.'
+                            % ', '.join(sorted(given)))
+    return container_spec(
+        name=params['name'],
+        image=params['image'],
+        command=params['command'],
+        entrypoint=params['entrypoint'],
+        env=params['env'],
+        labels=params['labels'],
+        ports=params['ports'],
+        volumes=params['volumes'],
+        mounts=params['mounts'],
+        networks=params['networks'],
+        restart_policy=restart_policy,
+        restart_retries=params['restart_retries'],
+        healthcheck=params['healthcheck'],
+        init=params['init'],
+        user=params['user'],
+        working_dir=params['working_dir'],
+        hostname=params['hostname'],
+        memory=params['memory'],
+        cpus=params['cpus'],
+        log_driver=params['log_driver'],
+        log_options=params['log_options'],
+        stop_timeout=params['stop_timeout'],
+        stop_signal=params['stop_signal'],
+        namespace=params['namespace'],
+    )
+
+
+def build_diff(plan, facts_before):
+    """Return the ``diff`` of the task: the differing fields before and after."""
+    if plan['action'] == 'create':
+        spec = plan['spec']
+        return dict(before={}, after=dict((key, value) for key, value in spec.items() if value not in (None, [], {})))
+    if plan['action'] == 'remove':
+        return dict(before=facts_before, after={})
+    before = dict((d['field'], d['before']) for d in plan['differences'])
+    after = dict((d['field'], d['after']) for d in plan['differences'])
+    running = bool(facts_before.get('running'))
+    for action in plan['actions']:
+        if action in ('start', 'stop'):
+            before['running'] = running
+            after['running'] = action == 'start'
+    return dict(before=before, after=after)
+
+
+def main():
+    client = DockerClient(
+        argument_spec=dict(
+            name=dict(type='str', required=True),
+            state=dict(type='str', default='started', choices=['present', 'started', 'stopped', 'restarted', 'absent']),
+            image=dict(type='str'),
+            pull=dict(type='str', default='missing', choices=['missing', 'always', 'never']),
+            command=dict(type='raw'),
+            entrypoint=dict(type='raw'),
+            env=dict(type='dict'),
+            labels=dict(type='dict'),
+            ports=dict(type='list', elements='str', aliases=['published_ports']),
+            volumes=dict(type='list', elements='str'),
+            mounts=dict(type='list', elements='dict', options=dict(
+                type=dict(type='str', default='volume', choices=['volume', 'bind', 'tmpfs']),
+                source=dict(type='str'),
+                target=dict(type='str', required=True),
+                read_only=dict(type='bool', default=False),
+            )),
+            networks=dict(type='list', elements='dict', options=dict(
+                name=dict(type='str', required=True),
+                aliases=dict(type='list', elements='str'),
+                ipv4_address=dict(type='str'),
+            )),
+            namespace=dict(type='str'),
+            restart_policy=dict(type='str', default='no', choices=['no', 'always', 'unless-stopped', 'on-failure']),
+            restart_retries=dict(type='int'),
+            healthcheck=dict(type='dict', options=dict(
+                test=dict(type='raw'),
+                interval=dict(type='str'),
+                timeout=dict(type='str'),
+                retries=dict(type='int'),
+                start_period=dict(type='str'),
+                disable=dict(type='bool', default=False),
+            )),
+            init=dict(type='bool'),
+            user=dict(type='str'),
+            working_dir=dict(type='str'),
+            hostname=dict(type='str'),
+            memory=dict(type='str'),
+            cpus=dict(type='float'),
+            log_driver=dict(type='str'),
+            log_options=dict(type='dict'),
+            stop_timeout=dict(type='int'),
+            stop_signal=dict(type='str'),
+            wait=dict(type='str', default='running', choices=['none', 'running', 'healthy']),
+            wait_timeout=dict(type='int', default=60),
+            force_kill=dict(type='bool', default=False),
+            keep_volumes=dict(type='bool', default=True),
+        ),
+        supports_check_mode=True,
+        required_if=[('state', 'present', ['image']), ('state', 'started', ['image'])],
+    )
+    params = client.params
+    results = dict(changed=False, container={}, actions=[], differences=[])
+
+    if params['wait_timeout'] < 0:
+        client.fail('wait_timeout must be 0 or more seconds, not %s.' % params['wait_timeout'], **results)
+    try:
+        spec = build_spec(params)
+    except SpecError as exc:
+        client.fail(str(exc), **results)
+
+    engine = ContainerEngine(client)
+    try:
+        plan = engine.plan(spec, state=params['state'], pull=params['pull'])
+        facts_before = container_facts(plan['container'])
+        results.update(actions=plan['actions'], differences=plan['differences'], changed=bool(plan['actions']),
+                       container=facts_before)
+        if client.module._diff:
+            results['diff'] = build_diff(plan, facts_before)
+        results['container'] = engine.apply(plan, wait=params['wait'], timeout=params['wait_timeout'],
+                                            force_kill=params['force_kill'], keep_volumes=params['keep_volumes'])
+    except SpecError as exc:
+        client.fail(str(exc), **results)
+    except ContainerEngineError as exc:
+        if exc.facts:
+            results['failed_container'] = exc.facts
+        if not client.check_mode:
+            # Report the container as it is after the failure (the old one, when a replacement failed).
+            try:
+                results['container'] = container_facts(engine.find(spec['name']))
+            except ContainerEngineError:
+                pass
+        client.fail(exc.msg, **results)
+
+    client.close()
+    client.module.exit_json(**results)
+
+
+if __name__ == '__main__':
+    main()

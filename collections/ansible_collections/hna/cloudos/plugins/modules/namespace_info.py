@@ -1,0 +1,440 @@
+#!/usr/bin/python
+# Copyright: Contributors to the hna.cloudos collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: namespace_info
+short_description: Read the namespaces of a Docker engine, with their quotas, usage and services
+version_added: 0.1.0
+description:
+  - Returns one namespace (O(name)) or every namespace of a Docker engine, as created by M(hna.cloudos.namespace),
+    with its metadata, quotas, what the namespace uses, and its services with their state, internal DNS names, published
+    ports and image.
+  - A service is the set of containers of the namespace that share the same C(io.hna.cloudos.service) label; a
+    container of the namespace without that label is a service of its own, named after the container.
+  - The state of each container is one of C(Active) (running, and healthy or without health check), C(Registering)
+    (running with its health check still starting, or restarting), C(Unhealthy) (running with a failing health check),
+    C(Stopped) (never started, paused, or stopped with exit code 0) and C(Exited) (stopped with a non-zero exit code).
+  - A service takes the first of C(Exited), C(Unhealthy), C(Registering), C(Active), C(Stopped) that one of its
+    containers has; so it is C(Stopped) only when all its containers are.
+  - The namespace RV(namespaces[].status) is C(Empty) without services, C(Unhealthy) if a service is C(Unhealthy) or
+    C(Exited), otherwise C(Registering) if a service is C(Registering), otherwise C(Active) if a service is C(Active),
+    otherwise C(Stopped).
+  - Never changes anything on the engine.
+author:
+  - HNA CloudOS maintainers (!UNKNOWN)
+options:
+  name:
+    description:
+      - Name of the namespace to read.
+      - If not set, every namespace of the engine is returned.
+      - A namespace that does not exist gives an empty RV(namespaces) list, not an error.
+    type: str
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - hna.cloudos.docker
+  - hna.cloudos.docker.docker_sdk
+  - hna.cloudos.docker.actiongroup_docker
+  - hna.cloudos.docker.info_module
+attributes:
+  platform:
+    support: full
+    platforms: posix
+notes:
+  - The engine is asked for the namespace network, the list of the namespace containers and volumes, and then each
+    container and each distinct image is inspected once; reading a namespace of N containers costs about N + 4 requests.
+seealso:
+  - module: hna.cloudos.namespace
+"""
+
+EXAMPLES = r"""
+- name: Read the namespace shop
+  hna.cloudos.namespace_info:
+    name: shop
+  register: shop_info
+
+- name: Fail unless every service of shop is up
+  ansible.builtin.assert:
+    that:
+      - shop_info.namespaces | length == 1
+      - shop_info.namespaces[0].status == 'Active'
+    fail_msg: >-
+      shop is {{ shop_info.namespaces[0].status | default('missing') }};
+      services not active: {{ (shop_info.namespaces[0].services | default([]) | rejectattr('state', 'equalto', 'Active')
+                               | map(attribute='name') | join(', ')) or 'none' }}
+
+- name: Show what is left of the quotas of shop
+  ansible.builtin.debug:
+    var: shop_info.namespaces[0].available
+
+- name: Read every namespace of the engine
+  hna.cloudos.namespace_info:
+  register: all_namespaces
+
+- name: List the namespaces that are over a quota
+  ansible.builtin.debug:
+    msg: "{{ item.name }}: {{ item.over_quota | join('; ') }}"
+  loop: "{{ all_namespaces.namespaces | selectattr('over_quota') | list }}"
+  loop_control:
+    label: "{{ item.name }}"
+"""
+
+RETURN = r"""
+namespaces:
+  description: The namespaces, sorted by name (only the one asked for when O(name) is set; empty if it does not exist).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Name of the namespace.
+      type: str
+      sample: shop
+    network:
+      description: Name of the namespace network (the same as the namespace).
+      type: str
+      sample: shop
+    network_id:
+      description: ID of the namespace network.
+      type: str
+      sample: 9a2f1c0e5b8d7a6c4e3f2b1a0d9c8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d
+    subnet:
+      description: IPv4 subnet of the namespace network.
+      type: str
+      sample: 10.240.0.0/24
+    gateway:
+      description: Gateway address of the subnet (V(null) if the engine does not say).
+      type: str
+      sample: 10.240.0.1
+    region:
+      description: Region of the namespace (empty if not set).
+      type: str
+      sample: cn-north-2
+    description:
+      description: Description of the namespace (empty if not set).
+      type: str
+      sample: Web shop
+    owner:
+      description: Owner of the namespace (empty if not set).
+      type: str
+      sample: team-shop@example.com
+    created:
+      description: When the namespace was created, in UTC.
+      type: str
+      sample: '2024-05-02T08:15:00Z'
+    managed:
+      description: Whether the network carries the C(io.hna.cloudos.managed=true) label.
+      type: bool
+      sample: true
+    quotas:
+      description: Quotas; V(null) means unlimited. C(memory) is in bytes.
+      type: dict
+      sample: {containers: 20, volumes: 10, cpus: 8.0, memory: 17179869184}
+    usage:
+      description:
+        - What the namespace uses, that is the containers (any state) and volumes labelled for it, and the sums of the CPU and memory
+          (bytes) limits of those containers (a container without limit counts 0).
+      type: dict
+      sample: {containers: 3, volumes: 1, cpus: 1.5, memory: 1610612736}
+    available:
+      description: What is left under each quota (never below 0); V(null) for an unlimited quota.
+      type: dict
+      sample: {containers: 17, volumes: 9, cpus: 6.5, memory: 15569256448}
+    over_quota:
+      description: One sentence per quota the namespace already uses more of than allowed (after the quota was lowered).
+      type: list
+      elements: str
+      sample: ['containers: 3 in use, quota 2']
+    status:
+      description: State of the namespace rolled up from its services (C(Active), C(Registering), C(Unhealthy), C(Stopped), C(Empty)).
+      type: str
+      sample: Active
+    volumes:
+      description: Names of the volumes labelled for the namespace.
+      type: list
+      elements: str
+      sample: [shop-db-data]
+    services:
+      description: The services of the namespace, sorted by name.
+      type: list
+      elements: dict
+      contains:
+        name:
+          description: Service name (the C(io.hna.cloudos.service) label, or the container name without it).
+          type: str
+          sample: api
+        containers:
+          description: Names of the containers of the service.
+          type: list
+          elements: str
+          sample: [shop-api-1, shop-api-2]
+        replicas:
+          description: Number of containers of the service.
+          type: int
+          sample: 2
+        state:
+          description: State of the service (C(Active), C(Registering), C(Unhealthy), C(Stopped), C(Exited)).
+          type: str
+          sample: Active
+        exit_code:
+          description: With C(Exited), the exit code of the first exited container; otherwise V(null).
+          type: int
+          sample: 3
+        dns_names:
+          description: Names the service is reached by from the other containers of the namespace.
+          type: list
+          elements: str
+          sample: [api.shop, api]
+        ports:
+          description:
+            - Published ports of the containers, as C(host_ip:host_port->port/protocol). For a container that does not
+              run, the ports it publishes when running.
+          type: list
+          elements: str
+          sample: ['127.0.0.1:8080->80/tcp']
+        image:
+          description: Image of the first container, as given when it was created.
+          type: str
+          sample: registry.example.com/shop/api:1.4
+        image_id:
+          description: ID of that image.
+          type: str
+          sample: sha256:a8758716bb6aa4d90071160d27028fe4eaee7ce8166221a97d30440c8eac2be6
+        image_digest:
+          description: Repository digest of that image (V(null) for an image that was never pushed or pulled).
+          type: str
+          sample: registry.example.com/shop/api@sha256:10d1f5b58f74683ad34eb29287e07dab1e90f10af243f151bb50aa5dbb4d62ee
+        created:
+          description: Creation time of the oldest container, in UTC.
+          type: str
+          sample: '2024-05-02T08:16:02Z'
+        started:
+          description: Latest start time of its containers, in UTC (V(null) if none was ever started).
+          type: str
+          sample: '2024-05-02T08:16:03Z'
+        instances:
+          description: Details of each container of the service.
+          type: list
+          elements: dict
+          contains:
+            name:
+              description: Container name.
+              type: str
+              sample: shop-api-1
+            id:
+              description: Container ID.
+              type: str
+              sample: 3b1c9a5c1f2e5f0d9b4a7e6c8d2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f
+            replica:
+              description: Replica number (the C(io.hna.cloudos.replica) label), or V(null).
+              type: int
+              sample: 1
+            state:
+              description: State of the container (C(Active), C(Registering), C(Unhealthy), C(Stopped), C(Exited)).
+              type: str
+              sample: Active
+            docker_state:
+              description: State as Docker says it (C(created), C(running), C(paused), C(restarting), C(exited), C(dead)).
+              type: str
+              sample: running
+            health:
+              description: Health check status (C(starting), C(healthy), C(unhealthy)), or V(null) without health check.
+              type: str
+              sample: healthy
+            exit_code:
+              description: Last exit code Docker recorded for the container.
+              type: int
+              sample: 0
+            ipv4_address:
+              description: Address of the container on the namespace network (V(null) when it does not run or is not attached).
+              type: str
+              sample: 10.240.0.3
+            image:
+              description: Image of the container, as given when it was created.
+              type: str
+              sample: registry.example.com/shop/api:1.4
+            image_id:
+              description: ID of that image.
+              type: str
+              sample: sha256:a8758716bb6aa4d90071160d27028fe4eaee7ce8166221a97d30440c8eac2be6
+            created:
+              description: Creation time, in UTC.
+              type: str
+              sample: '2024-05-02T08:16:02Z'
+            started:
+              description: Last start time, in UTC (V(null) if never started).
+              type: str
+              sample: '2024-05-02T08:16:03Z'
+"""
+
+import re
+
+from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import DockerClient
+from ansible_collections.hna.cloudos.plugins.module_utils import _namespace as ns
+
+_TIME_RE = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)')
+
+
+def utc_time(value):
+    """Return a Docker timestamp as ``YYYY-MM-DDTHH:MM:SSZ``, or ``None`` for an empty or zero time."""
+    match = _TIME_RE.match(value or '')
+    if not match or match.group(1).startswith('0001-'):
+        return None
+    return match.group(1) + 'Z'
+
+
+def published_ports(container):
+    """Return the published ports of a container as ``host_ip:host_port->port/proto``, sorted."""
+    network_settings = (container.get('NetworkSettings') or {}).get('Ports') or {}
+    bindings = network_settings if (container.get('State') or {}).get('Running') else \
+        ((container.get('HostConfig') or {}).get('PortBindings') or {})
+    result = set()
+    for port, hosts in bindings.items():
+        if '/' not in port:
+            port += '/tcp'
+        for host in hosts or []:
+            host_ip = (host or {}).get('HostIp') or '0.0.0.0'
+            if ':' in host_ip:
+                host_ip = '[%s]' % host_ip
+            result.add('%s:%s->%s' % (host_ip, (host or {}).get('HostPort') or '', port))
+    return sorted(result)
+
+
+def _replica(labels):
+    try:
+        return int(labels.get(ns.LABEL_REPLICA))
+    except (TypeError, ValueError):
+        return None
+
+
+def describe_instance(container, namespace):
+    """Describe one container of a namespace service."""
+    state = container.get('State') or {}
+    labels = (container.get('Config') or {}).get('Labels') or {}
+    rolled, dummy = ns.container_state(container)
+    endpoint = ((container.get('NetworkSettings') or {}).get('Networks') or {}).get(namespace) or {}
+    return dict(
+        name=ns.container_name(container),
+        id=container.get('Id') or '',
+        replica=_replica(labels),
+        state=rolled,
+        docker_state=state.get('Status') or '',
+        health=((state.get('Health') or {}).get('Status')) or None,
+        exit_code=int(state.get('ExitCode') or 0),
+        ipv4_address=endpoint.get('IPAddress') or None,
+        image=(container.get('Config') or {}).get('Image') or '',
+        image_id=container.get('Image') or '',
+        created=utc_time(container.get('Created')),
+        started=utc_time(state.get('StartedAt')),
+    )
+
+
+def describe_services(namespace, containers, digests):
+    """Group the containers (inspect dicts) of ``namespace`` into services and describe each."""
+    groups = {}
+    for container in containers:
+        groups.setdefault(ns.service_name(container), []).append(container)
+    services = []
+    for name in sorted(groups):
+        members = groups[name]
+        instances = sorted((describe_instance(container, namespace) for container in members),
+                           key=lambda item: (item['replica'] is None, item['replica'] or 0, item['name']))
+        state, exit_code = ns.service_state([ns.container_state(container) for container in
+                                             sorted(members, key=ns.container_name)])
+        ports = set()
+        for container in members:
+            ports.update(published_ports(container))
+        first = instances[0]
+        created = [item['created'] for item in instances if item['created']]
+        started = [item['started'] for item in instances if item['started']]
+        services.append(dict(
+            name=name,
+            containers=[item['name'] for item in instances],
+            replicas=len(instances),
+            state=state,
+            exit_code=exit_code,
+            dns_names=list(reversed(ns.service_aliases(namespace, name))),
+            ports=sorted(ports),
+            image=first['image'],
+            image_id=first['image_id'],
+            image_digest=digests.get(first['image_id']),
+            created=min(created) if created else None,
+            started=max(started) if started else None,
+            instances=instances,
+        ))
+    return services
+
+
+def describe_namespace(model, containers, volumes, digests):
+    """Return the full description of a namespace."""
+    usage = ns.usage_from(containers, len(volumes))
+    services = describe_services(model['name'], containers, digests)
+    result = dict(model)
+    result.update(
+        usage=usage,
+        available=ns.available_from(model['quotas'], usage),
+        over_quota=ns.over_quota(model['quotas'], usage),
+        status=ns.namespace_status([service['state'] for service in services]),
+        volumes=[volume.get('Name') for volume in volumes],
+        services=services,
+    )
+    return result
+
+
+def _namespace_of(item, labels_key):
+    return (item.get(labels_key) or {}).get(ns.LABEL_NAMESPACE)
+
+
+def main():
+    client = DockerClient(
+        argument_spec=dict(
+            name=dict(type='str'),
+        ),
+        supports_check_mode=True,
+    )
+    results = dict(changed=False, namespaces=[])
+    name = client.params['name']
+    if name is not None:
+        try:
+            ns.validate_name(name)
+        except ns.NamespaceError as exc:
+            client.fail(str(exc), **results)
+
+    with client.api_errors('list the namespace networks', **results):
+        if name is None:
+            models = ns.list_namespaces(client.api)
+        else:
+            model = ns.get_namespace(client.api, name)
+            models = [model] if model else []
+    if models:
+        with client.api_errors('list the containers and volumes of the namespaces', **results):
+            containers = ns.namespace_containers(client.api, name)
+            volumes = ns.namespace_volumes(client.api, name)
+        digests = {}
+        with client.api_errors('inspect the images of the namespace containers', **results):
+            for image_id in sorted(set(container.get('Image') for container in containers if container.get('Image'))):
+                try:
+                    image = client.api.inspect_image(image_id)
+                except Exception as exc:  # pylint: disable=broad-except
+                    if getattr(exc, 'status_code', None) != 404:
+                        raise
+                    continue
+                repo_digests = [digest for digest in image.get('RepoDigests') or [] if not digest.startswith('<none>')]
+                digests[image_id] = repo_digests[0] if repo_digests else None
+        for model in models:
+            results['namespaces'].append(describe_namespace(
+                model,
+                [container for container in containers if _namespace_of(container.get('Config') or {}, 'Labels') == model['name']],
+                [volume for volume in volumes if _namespace_of(volume, 'Labels') == model['name']],
+                digests,
+            ))
+
+    client.close()
+    client.module.exit_json(**results)
+
+
+if __name__ == '__main__':
+    main()
