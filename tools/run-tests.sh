@@ -18,7 +18,7 @@ for stage in $STAGES; do
         unit)       pytest -q -p no:cacheprovider tests/unit collections/ansible_collections/hna/cloudos/tests/unit ;;
         sanity)     tools/collection-sanity.sh ;;
         lint)       ansible-lint --offline --profile production \
-                    && shellcheck $(git ls-files '*.sh') .ci/run lab/images/node/lab-node-init ;;
+                    && git ls-files -z '*.sh' .ci/run lab/images/node/lab-node-init | xargs -0 shellcheck ;;
         collection) pytest -q -p no:cacheprovider tests/collection \
                     && (cd collections/ansible_collections/hna/cloudos \
                         && ansible-test integration --local --python 3.11 --color no) ;;
