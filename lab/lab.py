@@ -389,11 +389,14 @@ def container_or_none(client, name: str):
         return None
 
 
-def ensure_container(client, name: str, image: str, networks: list[tuple[str, str, list]], **kw):
+def ensure_container(client, name: str, image: str, networks: list[tuple[str, str, list]],
+                     disks: tuple = (), **kw):
     """Create (or keep) a container on the given (network, address, aliases); start it.
 
     A container whose image or settings (key, proxy, networks, capabilities...) differ from
-    what is asked is recreated; its volumes are kept.
+    what is asked is recreated. The volumes named in ``disks`` are its system disk: a
+    recreated node starts from a fresh one, as a VM rebuilt from a new image would (an engine
+    state left from another installation is not something a real host ever sees).
     """
     fingerprint = hashlib.sha256(json.dumps(
         [image, networks, kw], sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -403,6 +406,12 @@ def ensure_container(client, name: str, image: str, networks: list[tuple[str, st
         say(f"{name}: settings changed, recreating")
         current.remove(force=True)
         current = None
+        for disk in disks:
+            try:
+                client.volumes.get(disk).remove(force=True)
+            except NotFound:
+                pass
+            ensure_volume(client, disk)
     if current is None:
         first, address, aliases = networks[0]
         endpoint = client.api.create_endpoint_config(ipv4_address=address, aliases=aliases or None)
@@ -462,11 +471,12 @@ def cmd_up(args) -> None:
     if proxy:
         env["LAB_APT_PROXY"] = proxy
     for node in topo["nodes"]:
+        disk = ensure_volume(client, f"{prefix}-{node['name']}-docker")
         networks = [(f"{prefix}-{node['cloud']}", node["address"], [node["name"]])]
         if node["interconnect_address"]:
             networks.append((f"{prefix}-{inter}", node["interconnect_address"], [node["name"]]))
         ensure_container(
-            client, f"{prefix}-{node['name']}", node_ref, networks,
+            client, f"{prefix}-{node['name']}", node_ref, networks, disks=(disk,),
             hostname=node["name"], init=True, environment=env,
             labels={**labels, f"{LABEL}.role": "node", f"{LABEL}.cloud": node["cloud"]},
             cap_add=NODE_CAPS, security_opt=NODE_SECURITY_OPT,
@@ -474,7 +484,7 @@ def cmd_up(args) -> None:
             volumes={
                 "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
                 str(APP_BUNDLE_DIR): {"bind": "/srv/lab-images", "mode": "ro"},
-                ensure_volume(client, f"{prefix}-{node['name']}-docker"): {"bind": "/var/lib/docker", "mode": "rw"},
+                disk: {"bind": "/var/lib/docker", "mode": "rw"},
             },
         )
     for node in topo["nodes"]:
