@@ -53,8 +53,9 @@ test-collection:
 	pytest -q tests/collection
 
 test-molecule:
-	python lab/lab.py build --base-only
+	python lab/lab.py build
 	molecule test -s docker_host
+	molecule test -s registry
 
 test-lab:
 	tools/test-lab.sh

@@ -51,6 +51,7 @@ APP_IMAGES = {
     "nginx": "cloudos/nginx:1.22",
     "redis": "cloudos/redis:7.0",
     "testlog-app": "cloudos/testlog-app:1",
+    "registry": "cloudos/registry:2.8",
 }
 APP_BUNDLE_DIR = STATE / "images"
 # Bump when the way images are built changes in a way their recipe files do not show.

@@ -22,7 +22,8 @@ for stage in $STAGES; do
         collection) pytest -q -p no:cacheprovider tests/collection \
                     && (cd collections/ansible_collections/hna/cloudos \
                         && ansible-test integration --local --python 3.11 --color no) ;;
-        molecule)   python lab/lab.py build --base-only && molecule test -s docker_host ;;
+        molecule)   python lab/lab.py build \
+                    && molecule test -s docker_host && molecule test -s registry ;;
         lab)        tools/test-lab.sh ;;
         *)          echo "unknown stage $stage"; false ;;
     esac
