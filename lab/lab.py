@@ -51,8 +51,13 @@ APP_IMAGES = {
     "nginx": "cloudos/nginx:1.22",
     "redis": "cloudos/redis:7.0",
     "testlog-app": "cloudos/testlog-app:1",
+    "tomcat": "cloudos/tomcat:10.1",
+    "activemq": "cloudos/activemq:5.17",
     "registry": "cloudos/registry:2.8",
 }
+# The one image that cannot come from the lab's registry: the registry itself. It reaches the
+# registry host as a `docker save` archive; every other image is pushed to the registry.
+BUNDLED_IMAGES = ["cloudos/registry:2.8"]
 APP_BUNDLE_DIR = STATE / "images"
 # Bump when the way images are built changes in a way their recipe files do not show.
 BUILDER_VERSION = "1"
@@ -137,6 +142,7 @@ def topology() -> dict:
         if node["cloud"] not in networks:
             fail(f"node {node['name']}: lab_cloud {node['cloud']!r} is not in lab_networks")
     return {
+        "registry": any_host.get("lab_registry_address"),
         "prefix": any_host.get("lab_prefix", "hnalab"),
         "networks": networks,
         "interconnect": any_host.get("lab_interconnect_network", "interconnect"),
@@ -292,9 +298,10 @@ def build_cache_image(client, node_ref: str) -> str:
 
 
 def build_app_images(client, node_ref: str) -> dict:
-    """Build the application images; save them in one bundle the nodes load from.
+    """Build the application images; save the bundled ones in an archive the nodes can load.
 
-    Returns the manifest {"bundle": file name, "images": {tag: image id}}.
+    Writes and returns the manifest {"bundle": archive file name, "images": {tag: image id} of
+    the bundled images, "apps": [every application image]}.
     """
     hashes = {}
     for name, public in APP_IMAGES.items():
@@ -314,18 +321,19 @@ def build_app_images(client, node_ref: str) -> dict:
         repo, _, version = public.rpartition(":")
         client.images.get(ref).tag(repo, version)
     bundle_id = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:12]
-    bundle = APP_BUNDLE_DIR / f"apps-{bundle_id}.tar"
+    bundle = APP_BUNDLE_DIR / f"bootstrap-{bundle_id}.tar"
     manifest = {
         "bundle": bundle.name,
-        "images": {public: client.images.get(public).id for public in APP_IMAGES.values()},
+        "images": {public: client.images.get(public).id for public in BUNDLED_IMAGES},
+        "apps": sorted(APP_IMAGES.values()),
     }
     if not bundle.exists():
         APP_BUNDLE_DIR.mkdir(parents=True, exist_ok=True)
-        for old in APP_BUNDLE_DIR.glob("apps-*.tar"):
+        for old in list(APP_BUNDLE_DIR.glob("apps-*.tar")) + list(APP_BUNDLE_DIR.glob("bootstrap-*.tar")):
             old.unlink()
-        with Timer(f"saving the application images to {bundle.relative_to(REPO) if bundle.is_relative_to(REPO) else bundle}"):
+        with Timer(f"saving {', '.join(BUNDLED_IMAGES)} to {bundle.relative_to(REPO) if bundle.is_relative_to(REPO) else bundle}"):
             tmp = bundle.with_suffix(".partial")
-            proc = subprocess.run(["docker", "save", "-o", str(tmp), *APP_IMAGES.values()],
+            proc = subprocess.run(["docker", "save", "-o", str(tmp), *BUNDLED_IMAGES],
                                   capture_output=True, text=True)
             if proc.returncode != 0:
                 fail(f"docker save failed: {proc.stderr.strip()}")
@@ -535,6 +543,16 @@ def remove_lab(client, images: bool, caches: bool) -> None:
                 except NotFound:
                     pass
         client.images.prune(filters={"dangling": True, "label": f"{LABEL}=1"})
+    if caches:
+        # The control machine's engine was told to trust the lab registry's CA.
+        try:
+            registry = topology().get("registry")
+        except SystemExit:
+            registry = None
+        trust = Path("/etc/docker/certs.d") / registry if registry else None
+        if trust and trust.is_dir():
+            say(f"removing {trust}")
+            shutil.rmtree(trust)
     if caches and STATE.exists():
         say(f"removing {STATE.relative_to(REPO) if STATE.is_relative_to(REPO) else STATE}")
         shutil.rmtree(STATE)
