@@ -69,6 +69,23 @@ _TAG_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$')
 _AUTH_PARAM_RE = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*(?:,|$)')
 
 
+def registry_common_argument_spec():
+    """The connection options of every module that talks to a registry, as a fresh dict.
+
+    Documented once in the ``hna.cloudos.registry`` doc fragment; a module adds its own options
+    (and may override a default, as ``registry_prune`` does for ``timeout``).
+    """
+    return dict(
+        registry_url=dict(type='str', required=True),
+        username=dict(type='str'),
+        password=dict(type='str', no_log=True),
+        config_path=dict(type='path'),
+        validate_certs=dict(type='bool', default=True),
+        ca_path=dict(type='path'),
+        timeout=dict(type='int', default=30),
+    )
+
+
 class RegistryError(Exception):
     """A problem with a registry, with a one-line message meant for the user.
 

@@ -18,20 +18,10 @@ description:
 author:
   - HNA CloudOS maintainers (!UNKNOWN)
 options:
-  registry_url:
-    description:
-      - Address of the registry, V(HOST:PORT) or V(https://HOST:PORT) (HTTPS), or V(http://HOST:PORT) for a registry
-        that serves plain HTTP.
-    type: str
-    required: true
   username:
     description:
       - User name. When not given, the credentials stored for the registry in O(config_path) are used, if any;
         otherwise the registry is queried anonymously.
-    type: str
-  password:
-    description:
-      - Password (or access token) of O(username).
     type: str
   config_path:
     description:
@@ -39,16 +29,6 @@ options:
         (as written by M(hna.cloudos.registry_login) or C(docker login)).
       - Defaults to C($DOCKER_CONFIG/config.json) when E(DOCKER_CONFIG) is set, otherwise C(~/.docker/config.json).
       - Credentials kept by a credential helper cannot be read.
-    type: path
-  validate_certs:
-    description:
-      - Check the TLS certificate of the registry. Turn this off only for a throwaway test registry.
-    type: bool
-    default: true
-  ca_path:
-    description:
-      - CA certificate (PEM) that signed the certificate of the registry, when it is not signed by a CA the
-        target host trusts.
     type: path
   repository:
     description:
@@ -71,13 +51,9 @@ options:
       - Also read, for every listed tag, its digest, size, creation time and architecture (two or more requests per tag).
     type: bool
     default: false
-  timeout:
-    description:
-      - Seconds to wait for each answer of the registry.
-    type: int
-    default: 30
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - hna.cloudos.registry
 attributes:
   check_mode:
     support: full
@@ -90,13 +66,6 @@ attributes:
   platform:
     support: full
     platforms: posix
-  action_group:
-    description: Use C(group/hna.cloudos.registry) in C(module_defaults) to set default values for the options of this module.
-    support: full
-    membership:
-      - hna.cloudos.registry
-requirements:
-  - The Python library C(requests) on the host that runs the module.
 notes:
   - Listing every repository needs the C(_catalog) endpoint, which some registries (Docker Hub, some hosted services)
     do not offer or restrict; give O(repository) there.
@@ -198,6 +167,7 @@ repositories:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hna.cloudos.plugins.module_utils._registry import (
+    registry_common_argument_spec,
     RegistryClient,
     RegistryError,
     compile_patterns,
@@ -209,20 +179,15 @@ from ansible_collections.hna.cloudos.plugins.module_utils._registry import (
 
 
 def main():
+    argument_spec = registry_common_argument_spec()
+    argument_spec.update(
+        repository=dict(type='str'),
+        repositories=dict(type='list', elements='str'),
+        tags=dict(type='list', elements='str'),
+        include_details=dict(type='bool', default=False),
+    )
     module = AnsibleModule(
-        argument_spec=dict(
-            registry_url=dict(type='str', required=True),
-            username=dict(type='str'),
-            password=dict(type='str', no_log=True),
-            config_path=dict(type='path'),
-            validate_certs=dict(type='bool', default=True),
-            ca_path=dict(type='path'),
-            repository=dict(type='str'),
-            repositories=dict(type='list', elements='str'),
-            tags=dict(type='list', elements='str'),
-            include_details=dict(type='bool', default=False),
-            timeout=dict(type='int', default=30),
-        ),
+        argument_spec=argument_spec,
         required_together=[('username', 'password')],
         mutually_exclusive=[('repository', 'repositories')],
         supports_check_mode=True,

@@ -50,11 +50,6 @@ options:
       - Defaults to C($DOCKER_CONFIG/config.json) when the E(DOCKER_CONFIG) environment variable is set, otherwise to
         C(~/.docker/config.json) of the user the module runs as (mind C(become)).
     type: path
-  validate_certs:
-    description:
-      - Check the TLS certificate of the registry. Turn this off only for a throwaway test registry.
-    type: bool
-    default: true
   ca_path:
     description:
       - CA certificate (PEM) that signed the certificate of the registry, when it is not signed by a CA the
@@ -69,13 +64,9 @@ options:
       - With V(true), the credentials are checked against the registry even then (and the task fails if they no longer work).
     type: bool
     default: false
-  timeout:
-    description:
-      - Seconds to wait for each answer of the registry.
-    type: int
-    default: 30
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - hna.cloudos.registry
 attributes:
   check_mode:
     support: full
@@ -88,13 +79,6 @@ attributes:
   platform:
     support: full
     platforms: posix
-  action_group:
-    description: Use C(group/hna.cloudos.registry) in C(module_defaults) to set default values for the options of this module.
-    support: full
-    membership:
-      - hna.cloudos.registry
-requirements:
-  - The Python library C(requests) on the host that runs the module.
 notes:
   - A configuration file that delegates the credentials to a credential helper (C(credsStore) or C(credHelpers) for this
     registry) makes the Docker CLI ignore the C(auths) entry written here; the module warns about it.
@@ -155,6 +139,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.hna.cloudos.plugins.module_utils._registry import (
+    registry_common_argument_spec,
     RegistryClient,
     RegistryError,
     decode_auth,
@@ -232,18 +217,13 @@ def visible_entry(entry, marker=HIDDEN):
 
 
 def main():
+    argument_spec = registry_common_argument_spec()
+    argument_spec.update(
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        reauthorize=dict(type='bool', default=False),
+    )
     module = AnsibleModule(
-        argument_spec=dict(
-            registry_url=dict(type='str', required=True),
-            username=dict(type='str'),
-            password=dict(type='str', no_log=True),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            config_path=dict(type='path'),
-            validate_certs=dict(type='bool', default=True),
-            ca_path=dict(type='path'),
-            reauthorize=dict(type='bool', default=False),
-            timeout=dict(type='int', default=30),
-        ),
+        argument_spec=argument_spec,
         required_if=[('state', 'present', ('username', 'password'))],
         supports_check_mode=True,
     )

@@ -25,34 +25,15 @@ description:
 author:
   - HNA CloudOS maintainers (!UNKNOWN)
 options:
-  registry_url:
-    description:
-      - Address of the registry, V(HOST:PORT) or V(https://HOST:PORT) (HTTPS), or V(http://HOST:PORT) for a registry
-        that serves plain HTTP.
-    type: str
-    required: true
   username:
     description:
       - User name, with the right to delete. When not given, the credentials stored for the registry in O(config_path)
         are used, if any.
     type: str
-  password:
-    description:
-      - Password (or access token) of O(username).
-    type: str
   config_path:
     description:
       - Docker client configuration file to read the credentials from when O(username) is not given.
       - Defaults to C($DOCKER_CONFIG/config.json) when E(DOCKER_CONFIG) is set, otherwise C(~/.docker/config.json).
-    type: path
-  validate_certs:
-    description:
-      - Check the TLS certificate of the registry. Turn this off only for a throwaway test registry.
-    type: bool
-    default: true
-  ca_path:
-    description:
-      - CA certificate (PEM) that signed the certificate of the registry, when it is not signed by a CA the target host trusts.
     type: path
   repository:
     description:
@@ -150,6 +131,7 @@ options:
     default: 60
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - hna.cloudos.registry
 attributes:
   check_mode:
     support: full
@@ -160,13 +142,7 @@ attributes:
   platform:
     support: full
     platforms: posix
-  action_group:
-    description: Use C(group/hna.cloudos.registry) in C(module_defaults) to set default values for the options of this module.
-    support: full
-    membership:
-      - hna.cloudos.registry
 requirements:
-  - The Python library C(requests) on the host that runs the module.
   - The Docker SDK for Python (the C(docker) Python package) 7.1 or newer, only with O(in_use_hosts) or O(garbage_collect).
 notes:
   - The registry must allow deletes (C(storage.delete.enabled=true) in the CNCF Distribution configuration,
@@ -293,6 +269,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.hna.cloudos.plugins.module_utils._registry import (
+    registry_common_argument_spec,
     RegistryClient,
     RegistryError,
     compile_patterns,
@@ -440,32 +417,28 @@ class Engines(object):
 
 
 def main():
+    argument_spec = registry_common_argument_spec()
+    argument_spec.update(
+        repository=dict(type='str'),
+        repositories=dict(type='list', elements='str'),
+        keep_last=dict(type='int', required=True),
+        keep_patterns=dict(type='list', elements='str', default=[]),
+        protected_digests=dict(type='list', elements='str', default=[]),
+        in_use_digests=dict(type='list', elements='str', default=[]),
+        in_use_hosts=dict(type='list', elements='str', default=[]),
+        docker_ca_path=dict(type='path'),
+        docker_client_cert=dict(type='path'),
+        docker_client_key=dict(type='path', no_log=False),
+        garbage_collect=dict(type='dict', options=dict(
+            container=dict(type='str', required=True),
+            docker_host=dict(type='str', default='unix:///var/run/docker.sock'),
+            config=dict(type='str', default='/etc/docker/registry/config.yml'),
+            delete_untagged=dict(type='bool', default=False),
+        )),
+        timeout=dict(type='int', default=60),
+    )
     module = AnsibleModule(
-        argument_spec=dict(
-            registry_url=dict(type='str', required=True),
-            username=dict(type='str'),
-            password=dict(type='str', no_log=True),
-            config_path=dict(type='path'),
-            validate_certs=dict(type='bool', default=True),
-            ca_path=dict(type='path'),
-            repository=dict(type='str'),
-            repositories=dict(type='list', elements='str'),
-            keep_last=dict(type='int', required=True),
-            keep_patterns=dict(type='list', elements='str', default=[]),
-            protected_digests=dict(type='list', elements='str', default=[]),
-            in_use_digests=dict(type='list', elements='str', default=[]),
-            in_use_hosts=dict(type='list', elements='str', default=[]),
-            docker_ca_path=dict(type='path'),
-            docker_client_cert=dict(type='path'),
-            docker_client_key=dict(type='path', no_log=False),
-            garbage_collect=dict(type='dict', options=dict(
-                container=dict(type='str', required=True),
-                docker_host=dict(type='str', default='unix:///var/run/docker.sock'),
-                config=dict(type='str', default='/etc/docker/registry/config.yml'),
-                delete_untagged=dict(type='bool', default=False),
-            )),
-            timeout=dict(type='int', default=60),
-        ),
+        argument_spec=argument_spec,
         required_together=[('username', 'password')],
         required_one_of=[('repository', 'repositories')],
         mutually_exclusive=[('repository', 'repositories')],
