@@ -329,7 +329,7 @@ def build_app_images(client, node_ref: str) -> dict:
     }
     if not bundle.exists():
         APP_BUNDLE_DIR.mkdir(parents=True, exist_ok=True)
-        for old in list(APP_BUNDLE_DIR.glob("apps-*.tar")) + list(APP_BUNDLE_DIR.glob("bootstrap-*.tar")):
+        for old in APP_BUNDLE_DIR.glob("bootstrap-*.tar"):
             old.unlink()
         with Timer(f"saving {', '.join(BUNDLED_IMAGES)} to {bundle.relative_to(REPO) if bundle.is_relative_to(REPO) else bundle}"):
             tmp = bundle.with_suffix(".partial")
