@@ -1,0 +1,183 @@
+# This module_utils file is private to the hna.cloudos collection and may change without notice.
+# Content outside the collection must not import it.
+
+# Copyright: Contributors to the hna.cloudos collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""One lock per namespace (or per lone container) on the host where the module runs.
+
+Every module that changes the containers of a namespace (``stack``, ``container``, ``namespace``)
+holds the namespace's lock from before it inspects anything until it has finished, so that two runs
+against the same namespace never interleave their plans and changes, and quotas are checked with
+nobody else adding containers in between.
+
+The lock is an advisory ``flock`` on a file under ``/run/lock/hna-cloudos`` (or the system's temporary
+directory when that cannot be used), one file per Docker engine address and namespace. The kernel
+releases it when the process that holds it dies, so a killed run never leaves a stale lock. The file
+holds a JSON line describing the holder (process ID, host, module, since when), which a waiting run
+shows when it gives up.
+
+The modules talk to the engine on the same host in the usual set-up (``unix:///var/run/docker.sock``):
+then the lock is on the engine host. Runs that reach one engine over TCP from different machines are
+not serialised by it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import socket
+import tempfile
+import time
+
+LOCK_DIRS = ('/run/lock/hna-cloudos', os.path.join(tempfile.gettempdir(), 'hna-cloudos-locks'))
+POLL_INTERVAL = 0.2
+_SAFE_RE = re.compile(r'[^a-zA-Z0-9_.-]+')
+
+
+class LockError(Exception):
+    """The lock could not be taken; the message (one line) says who holds it or what went wrong."""
+
+
+def _utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def lock_path(docker_host, scope, name, directories=LOCK_DIRS):
+    """Return the path of the lock file for ``scope`` (``namespace`` or ``container``) ``name`` on ``docker_host``.
+
+    The first of ``directories`` that exists or can be created (and written to) is used.
+    """
+    engine = hashlib.sha256(str(docker_host or 'default').encode('utf-8')).hexdigest()[:12]
+    filename = '%s-%s-%s.lock' % (engine, _SAFE_RE.sub('_', scope), _SAFE_RE.sub('_', str(name))[:100])
+    problems = []
+    for directory in directories:
+        try:
+            os.makedirs(directory, mode=0o1777, exist_ok=True)
+        except OSError as exc:
+            problems.append('%s (%s)' % (directory, exc.strerror or exc))
+            continue
+        if os.access(directory, os.W_OK | os.X_OK):
+            return os.path.join(directory, filename)
+        problems.append('%s (not writable)' % directory)
+    raise LockError('No directory for the lock of %s %s can be used: %s.' % (scope, name, '; '.join(problems)))
+
+
+def describe_holder(holder, now=None):
+    """Return one line about the holder of a lock (as written by :class:`EngineLock`)."""
+    if not holder:
+        return 'another run (it wrote no details)'
+    now = time.time() if now is None else now
+    parts = ['process %s' % holder.get('pid', '?')]
+    if holder.get('host'):
+        parts[0] += ' on %s' % holder['host']
+    if holder.get('module'):
+        parts.append('running %s' % holder['module'])
+    if holder.get('since'):
+        held = ''
+        if isinstance(holder.get('since_epoch'), (int, float)):
+            held = ', %d s ago' % max(0, int(now - holder['since_epoch']))
+        parts.append('since %s%s' % (holder['since'], held))
+    return ' '.join(parts)
+
+
+class EngineLock(object):
+    """An exclusive lock on one namespace (or lone container) of one Docker engine.
+
+    Use as a context manager, or :meth:`acquire` then :meth:`release`. ``timeout`` is how long to
+    wait for another run to finish, in seconds (0: do not wait).
+    """
+
+    def __init__(self, docker_host, scope, name, module='', timeout=300, directories=LOCK_DIRS):
+        self.docker_host = docker_host
+        self.scope = scope
+        self.name = name
+        self.module = module
+        self.timeout = timeout
+        self.directories = directories
+        self.path = None
+        self.waited = 0.0
+        self._fd = None
+
+    def holder(self):
+        """Return what the lock file says about its holder (``{}`` when it says nothing readable)."""
+        try:
+            with open(self.path or lock_path(self.docker_host, self.scope, self.name, self.directories), 'r') as handle:
+                text = handle.read(4096)
+            return json.loads(text.strip().splitlines()[0]) if text.strip() else {}
+        except (OSError, ValueError, IndexError):
+            return {}
+
+    def acquire(self):
+        """Take the lock, waiting up to ``timeout`` seconds; raise :class:`LockError` naming the holder otherwise."""
+        self.path = lock_path(self.docker_host, self.scope, self.name, self.directories)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise LockError('Cannot open the lock file %s for %s %s: %s.' % (self.path, self.scope, self.name, exc.strerror or exc))
+        start = time.monotonic()
+        deadline = start + max(0, self.timeout or 0)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                        raise LockError('Cannot lock %s for %s %s: %s.' % (self.path, self.scope, self.name, exc.strerror or exc))
+                if time.monotonic() >= deadline:
+                    raise LockError('%s %s on the Docker engine at %s is locked by %s; waited %d s (lock_timeout). Let that run '
+                                    'finish, or raise lock_timeout. The lock is released when that process ends.' % (
+                                        self.scope.capitalize(), self.name, self.docker_host,
+                                        describe_holder(self.holder()), int(round(time.monotonic() - start))))
+                time.sleep(POLL_INTERVAL)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.waited = time.monotonic() - start
+        self._fd = fd
+        info = dict(pid=os.getpid(), host=socket.gethostname(), module=self.module, scope=self.scope, name=self.name,
+                    engine=self.docker_host, since=_utc_now(), since_epoch=time.time())
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(info, sort_keys=True) + '\n').encode('utf-8'), 0)
+        except OSError:
+            pass  # the details are a courtesy to waiters; the lock itself is held
+        return self
+
+    def release(self):
+        """Release the lock (the holder details are cleared first). Safe to call twice."""
+        if self._fd is None:
+            return
+        try:
+            os.ftruncate(self._fd, 0)
+        except OSError:
+            pass
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc_info):
+        self.release()
+        return False
+
+
+def namespace_lock(client, namespace, module, timeout):
+    """Return the (not yet acquired) lock of ``namespace`` on the engine of ``client`` (a ``DockerClient``)."""
+    return EngineLock(getattr(client, 'docker_host', None), 'namespace', namespace, module=module, timeout=timeout)
+
+
+def container_lock(client, name, module, timeout):
+    """Return the (not yet acquired) lock of a container that belongs to no namespace."""
+    return EngineLock(getattr(client, 'docker_host', None), 'container', name, module=module, timeout=timeout)
