@@ -43,6 +43,13 @@ from ansible_collections.hna.cloudos.plugins.module_utils._docker_engine import 
     container_facts,
 )
 from ansible_collections.hna.cloudos.plugins.module_utils._lock import LockError, namespace_lock
+from ansible_collections.hna.cloudos.plugins.module_utils._redact import (
+    keep_output_unmasked,
+    redact_compose_environment,
+    redact_diff,
+    redact_differences,
+    redacted_params,
+)
 from ansible_collections.hna.cloudos.plugins.module_utils._namespace import (
     NamespaceError,
     check_quota,
@@ -116,8 +123,9 @@ def _container_entry(name, facts, action):
     return entry
 
 
-def _public_changes(differences):
-    return [dict(field=d['field'], before=d['before'], after=d['after'], in_place=d['in_place']) for d in differences]
+def _public_changes(differences, visible=()):
+    return redact_differences([dict(field=d['field'], before=d['before'], after=d['after'], in_place=d['in_place'])
+                               for d in differences], visible)
 
 
 def _error_text(exc):
@@ -494,7 +502,7 @@ class StackDeployer(object):
                     if difference['field'] not in [d['field'] for d in differences]:
                         differences.append(difference)
             self.results['plan'][name] = dict(
-                action=action, level=levels.get(name, 0), changes=_public_changes(differences),
+                action=action, level=levels.get(name, 0), changes=_public_changes(differences, self.params['env_visible']),
                 containers=dict((plan['name'], _ENGINE_ACTION.get(plan['action'], 'update')) for plan in plans))
             self.results['services'][name] = dict(
                 action=action, changes=[d['field'] for d in differences], replicas=len(plans),
@@ -524,7 +532,7 @@ class StackDeployer(object):
         self.results['levels'] = stack['levels']
         self.results['changed'] = changed
         if self.client.module._diff:
-            self.results['diff'] = self._diff(work)
+            self.results['diff'] = redact_diff(self._diff(work), self.params['env_visible'])
 
     def _diff(self, work):
         before, after = {}, {}
@@ -764,7 +772,8 @@ def stack_argument_spec():
         namespace=dict(type='str', required=True),
         definition=dict(type='path'),
         definition_content=dict(type='raw'),
-        env=dict(type='dict', default={}),
+        env=dict(type='dict', default={}, no_log=True),
+        env_visible=dict(type='list', elements='str', default=[]),
         env_files=dict(type='list', elements='path', default=[]),
         state=dict(type='str', default='present', choices=['present', 'absent']),
         prune=dict(type='bool', default=True),
@@ -787,8 +796,12 @@ STACK_MODULE_KWARGS = dict(
 def run_stack(client):
     """Run the stack module with ``client`` (a ``DockerClient`` built from :func:`stack_argument_spec`); exit the module."""
     params = client.params
+    keep_output_unmasked(client.module, ['env'])
     deployer = StackDeployer(client)
     results = deployer.results
+    shown = redacted_params(params, ('env', ), params['env_visible'])
+    shown['definition_content'] = redact_compose_environment(shown.get('definition_content'), params['env_visible'])
+    results['invocation'] = dict(module_args=shown)
 
     for option, minimum in (('wait_timeout', 0), ('lock_timeout', 0), ('parallel', 1)):
         if params[option] < minimum:
