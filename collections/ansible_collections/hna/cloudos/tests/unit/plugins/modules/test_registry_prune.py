@@ -125,3 +125,42 @@ def test_missing_tls_file_fails_with_one_line_naming_the_option(tmp_path, module
     assert result['failed']
     assert result['msg'] == ('in_use_hosts: %s %s does not exist or is not a file (needed for TLS to the Docker engine at '
                              'https://127.0.0.1:9).' % (option, tmp_path / 'missing.pem'))
+
+
+class FakeRegistryClient(object):
+    """A registry holding shop/web:old and shop/web:new (two images); records the deleted digests."""
+
+    deleted = []
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def tags(self, name):
+        return ['old', 'new']
+
+    def image_details(self, name, tag):
+        number = 1 if tag == 'old' else 2
+        return dict(digest='sha256:%s' % (str(number) * 64), created='2024-01-0%dT00:00:00Z' % number,
+                    manifest_digests=[], config_digests=[])
+
+    def delete_manifest(self, name, digest):
+        self.deleted.append(digest)
+
+    def close(self):
+        pass
+
+
+def test_unreachable_garbage_collector_engine_reports_what_was_deleted(tmp_path, monkeypatch, module_args, module_exits):
+    """The manifests are deleted before the garbage collector runs: its failure must not hide them."""
+    monkeypatch.setattr(registry_prune, 'RegistryClient', FakeRegistryClient)
+    monkeypatch.setattr(FakeRegistryClient, 'deleted', [])
+    socket_path = tmp_path / 'missing.sock'
+    result = run_module(module_args, module_exits, dict(
+        registry_url='127.0.0.1:5000', repository='shop/web', keep_last=1, config_path=str(tmp_path / 'config.json'),
+        garbage_collect=dict(container='registry', docker_host='unix://%s' % socket_path)))
+    old = 'sha256:' + '1' * 64
+    assert FakeRegistryClient.deleted == [old]
+    assert result['failed']
+    assert result['msg'].startswith('garbage_collect.docker_host: Cannot reach the Docker engine at unix://%s' % socket_path)
+    assert result['changed'] is True
+    assert [item['digest'] for item in result['deleted']] == [old]
