@@ -16,6 +16,7 @@ import tarfile
 
 from pathlib import Path
 
+import docker
 import pytest
 import yaml
 
@@ -142,7 +143,6 @@ def test_ansible_doc_renders(installed_env):
 @pytest.mark.docker
 @needs_engine
 def test_module_runs_against_the_engine(installed_env, tmp_path):
-    docker = pytest.importorskip('docker', reason='the Docker SDK for Python is needed to ask the engine directly')
     workdir, env = installed_env
     tree = tmp_path / 'tree'
     _run([_tool('ansible'), 'localhost', '-m', 'hna.cloudos.docker_host_info', '--tree', str(tree)], workdir, env)

@@ -149,6 +149,12 @@ notes:
     E(REGISTRY_STORAGE_DELETE_ENABLED=true)); otherwise the module fails with a message saying so.
   - Images pulled by tag on a Docker engine are recognised by the repository digests the engine recorded at pull time,
     and by their image ID. An image copied to an engine another way (C(docker load)) is only recognised by its image ID.
+  - The Docker engines of O(in_use_hosts) and O(garbage_collect.docker_host) must be Docker Engine 20.10 (API version
+    1.41) or newer; the module uses the newest API version each engine speaks.
+  - This module is in the C(hna.cloudos.registry) action group, not in C(hna.cloudos.docker), and does not take the common
+    Docker connection options (C(docker_host), C(tls), ...) of the Docker modules, because its O(validate_certs),
+    O(ca_path) and O(timeout) are those of the registry, and it may talk to several Docker engines, each named by its
+    address.
 seealso:
   - module: hna.cloudos.registry_info
   - module: hna.cloudos.registry_login
@@ -264,7 +270,7 @@ garbage_collect:
 """
 
 import datetime
-import traceback
+import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -282,24 +288,18 @@ from ansible_collections.hna.cloudos.plugins.module_utils._registry import (
     select_prune,
 )
 from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import (
+    DOCKER_IMPORT_ERROR,
+    HAS_DOCKER,
     MIN_DOCKER_API_VERSION,
+    DockerClient,
     DockerClientError,
-    api_error_message,
-    connection_error_message,
     parse_docker_host,
 )
 
-DOCKER_IMPORT_ERROR = None
 try:
-    import docker
-    from docker.errors import APIError, DockerException, NotFound
-    from docker.tls import TLSConfig
-    from requests.exceptions import RequestException
+    from docker.errors import NotFound
 except ImportError:
-    DOCKER_IMPORT_ERROR = traceback.format_exc()
-    HAS_DOCKER = False
-else:
-    HAS_DOCKER = True
+    pass  # EngineClient reports the missing Docker SDK (HAS_DOCKER) before anything uses it
 
 
 def created_key(text):
@@ -325,88 +325,109 @@ def created_key(text):
     return (1, moment.timestamp() + fraction)
 
 
+class EngineClient(DockerClient):
+    """A :class:`DockerClient` to one of the Docker engines named in this module's options.
+
+    ``DockerClient()`` builds the module's ``AnsibleModule`` from the common Docker connection options
+    and connects to the one engine of ``docker_host``. This module has the registry connection options
+    instead (``validate_certs``, ``ca_path`` and ``timeout`` mean the registry's) and may talk to several
+    engines, so this constructor takes the ``AnsibleModule`` and one engine address and reuses the
+    connection, TLS, API version negotiation and error reporting of ``DockerClient``.
+
+    TLS is used for ``https://`` addresses only, with ``docker_ca_path`` (the engine certificate is
+    checked only when it is given), ``docker_client_cert`` and ``docker_client_key``.
+    Every failure names ``option`` and returns ``partial_results`` (what the module did so far).
+    """
+
+    # pylint: disable-next=super-init-not-called
+    def __init__(self, module, address, option, partial_results=None):
+        self.module = module
+        self.option = option
+        self.partial_results = dict(partial_results or {})
+        self.check_mode = module.check_mode
+        self.api = None
+        self.server_version = {}
+        self.api_version = None
+        self.docker_host = address
+        self.min_api_version = MIN_DOCKER_API_VERSION
+        if not HAS_DOCKER:
+            self.fail(missing_required_lib('docker') + ' (needed for in_use_hosts and garbage_collect)', exception=DOCKER_IMPORT_ERROR)
+        try:
+            host = parse_docker_host(address)
+        except DockerClientError as exc:
+            self.fail(str(exc))
+        options = module.params
+        self.tls = host.scheme == 'https'
+        self.cert_paths = dict(ca_path=None, client_cert=None, client_key=None)
+        if self.tls:
+            for name, option_name in (('ca_path', 'docker_ca_path'), ('client_cert', 'docker_client_cert'),
+                                      ('client_key', 'docker_client_key')):
+                path = options[option_name]
+                if path and not os.path.isfile(path):
+                    self.fail('%s %s does not exist or is not a file (needed for TLS to the Docker engine at %s).' % (
+                        option_name, path, address))
+                self.cert_paths[name] = path
+        self.params = dict(docker_host=address, tls=self.tls, validate_certs=bool(self.cert_paths['ca_path']),
+                           ca_path=self.cert_paths['ca_path'], client_cert=self.cert_paths['client_cert'],
+                           client_key=self.cert_paths['client_key'], timeout=options['timeout'], api_version='auto')
+        self._connect(host, None)
+
+    def fail(self, msg, **partial_results):
+        """Fail the module with a one-line ``msg`` that starts with the option naming this engine."""
+        results = dict(self.partial_results)
+        results.update(partial_results)
+        super(EngineClient, self).fail('%s: %s' % (self.option, msg), **results)
+
+
 class Engines(object):
     """The Docker engines the module talks to (in_use_hosts and the garbage collector)."""
 
     def __init__(self, module):
         self.module = module
-        self.params = module.params
-
-    def fail(self, msg, **kwargs):
-        self.module.fail_json(msg=one_line(msg), **kwargs)
-
-    def connect(self, address, option):
-        """Connect to the Docker engine at ``address`` (given in ``option``); fail with a one-line message."""
-        if not HAS_DOCKER:
-            self.fail(missing_required_lib('docker') + ' (needed for in_use_hosts and garbage_collect)')
-        try:
-            host = parse_docker_host(address)
-        except DockerClientError as exc:
-            self.fail('%s: %s' % (option, exc))
-        tls = False
-        if host.scheme == 'https':
-            cert, key, ca_path = self.params['docker_client_cert'], self.params['docker_client_key'], self.params['docker_ca_path']
-            if bool(cert) != bool(key):
-                self.fail('docker_client_cert and docker_client_key must be given together.')
-            tls = TLSConfig(client_cert=(cert, key) if cert else None, ca_cert=ca_path, verify=bool(ca_path))
-        try:
-            api = docker.APIClient(base_url=host.url, version=MIN_DOCKER_API_VERSION, timeout=self.params['timeout'], tls=tls)
-            api.version(api_version=False)
-        except RequestException as exc:
-            self.fail('%s: %s' % (option, connection_error_message(address, exc)))
-        except DockerException as exc:
-            self.fail('%s: cannot use the Docker engine at %s: %s' % (option, address, one_line(exc)))
-        return api
 
     def in_use(self, address):
         """Return ``(by_repo_digest, by_image_id)``: dicts mapping a digest to descriptions of the containers using it."""
-        api = self.connect(address, 'in_use_hosts')
+        client = EngineClient(self.module, address, 'in_use_hosts')
         by_digest, by_id = {}, {}
         try:
-            containers = api.containers(all=True)
-            images = {}
-            for container in containers:
-                name = (container.get('Names') or [container.get('Id', '')[:12]])[0].lstrip('/')
-                user = 'container %s on %s' % (name, address)
-                image_id = container.get('ImageID')
-                reference = container.get('Image') or ''
-                if '@' in reference:
-                    by_digest.setdefault(reference.rsplit('@', 1)[1], []).append(user)
-                if image_id:
-                    by_id.setdefault(image_id, []).append(user)
-                    if image_id not in images:
-                        try:
-                            images[image_id] = api.inspect_image(image_id).get('RepoDigests') or []
-                        except NotFound:
-                            images[image_id] = []
-                    for repo_digest in images[image_id]:
-                        by_digest.setdefault(repo_digest.rsplit('@', 1)[-1], []).append(user)
-        except APIError as exc:
-            self.fail(api_error_message(address, 'list its containers and their images', exc))
-        except RequestException as exc:
-            self.fail(connection_error_message(address, exc))
+            with client.api_errors('list its containers and their images'):
+                containers = client.api.containers(all=True)
+                images = {}
+                for container in containers:
+                    name = (container.get('Names') or [container.get('Id', '')[:12]])[0].lstrip('/')
+                    user = 'container %s on %s' % (name, address)
+                    image_id = container.get('ImageID')
+                    reference = container.get('Image') or ''
+                    if '@' in reference:
+                        by_digest.setdefault(reference.rsplit('@', 1)[1], []).append(user)
+                    if image_id:
+                        by_id.setdefault(image_id, []).append(user)
+                        if image_id not in images:
+                            try:
+                                images[image_id] = client.api.inspect_image(image_id).get('RepoDigests') or []
+                            except NotFound:
+                                images[image_id] = []
+                        for repo_digest in images[image_id]:
+                            by_digest.setdefault(repo_digest.rsplit('@', 1)[-1], []).append(user)
         finally:
-            api.close()
+            client.close()
         return by_digest, by_id
 
-    def garbage_collect(self, settings):
+    def garbage_collect(self, settings, result):
+        """Run the garbage collector; return ``(ok, text)``. Connection and API failures fail the module with ``result``."""
         address = settings['docker_host']
-        api = self.connect(address, 'garbage_collect.docker_host')
+        client = EngineClient(self.module, address, 'garbage_collect.docker_host', result)
         command = ['registry', 'garbage-collect']
         if settings['delete_untagged']:
             command.append('--delete-untagged')
         command.append(settings['config'])
-        what = 'run the garbage collector in container %s' % settings['container']
         try:
-            exec_id = api.exec_create(settings['container'], command, stdout=True, stderr=True)
-            output = api.exec_start(exec_id)
-            exit_code = api.exec_inspect(exec_id).get('ExitCode')
-        except APIError as exc:
-            self.fail(api_error_message(address, what, exc))
-        except RequestException as exc:
-            self.fail(connection_error_message(address, exc))
+            with client.api_errors('run the garbage collector in container %s' % settings['container']):
+                exec_id = client.api.exec_create(settings['container'], command, stdout=True, stderr=True)
+                output = client.api.exec_start(exec_id)
+                exit_code = client.api.exec_inspect(exec_id).get('ExitCode')
         finally:
-            api.close()
+            client.close()
         text = output.decode('utf-8', 'replace') if isinstance(output, bytes) else str(output)
         lines = [line for line in text.splitlines() if line.strip()]
         if exit_code != 0:
@@ -439,7 +460,7 @@ def main():
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
-        required_together=[('username', 'password')],
+        required_together=[('username', 'password'), ('docker_client_cert', 'docker_client_key')],
         required_one_of=[('repository', 'repositories')],
         mutually_exclusive=[('repository', 'repositories')],
         supports_check_mode=True,
@@ -531,7 +552,7 @@ def main():
     if params['garbage_collect']:
         result['garbage_collect'] = dict(ran=False, output='')
         if result['deleted'] and not module.check_mode:
-            ok, text = engines.garbage_collect(params['garbage_collect'])
+            ok, text = engines.garbage_collect(params['garbage_collect'], result)
             if not ok:
                 module.fail_json(msg=text, **result)
             result['garbage_collect'] = dict(ran=True, output=text)

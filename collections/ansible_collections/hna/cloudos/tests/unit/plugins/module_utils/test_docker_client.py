@@ -10,15 +10,14 @@ import errno
 import socket
 import ssl
 
+import docker
 import pytest
+import requests
+import urllib3
 
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.hna.cloudos.plugins.module_utils import _docker_client as dc
-
-docker = pytest.importorskip('docker')
-requests = pytest.importorskip('requests')
-urllib3 = pytest.importorskip('urllib3')
 
 
 # --- helpers ----------------------------------------------------------------------------------------

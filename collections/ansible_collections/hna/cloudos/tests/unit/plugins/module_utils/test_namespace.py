@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
+import hypothesis
+import netaddr
 import pytest
 
-from ansible_collections.hna.cloudos.plugins.module_utils import _namespace as ns
+from hypothesis import strategies
 
-netaddr = pytest.importorskip('netaddr')
+from ansible_collections.hna.cloudos.plugins.module_utils import _namespace as ns
 
 GIB = 1024 ** 3
 MIB = 1024 ** 2
@@ -243,9 +245,6 @@ def _brute_force_free(existing, pool, size):
 
 
 def test_allocation_matches_brute_force():
-    hypothesis = pytest.importorskip('hypothesis')
-    strategies = pytest.importorskip('hypothesis.strategies')
-
     subnet = strategies.builds(
         lambda offset, prefix: str(netaddr.IPNetwork('%s/%d' % (netaddr.IPAddress(0x0AF00000 + offset), prefix)).cidr),
         strategies.integers(min_value=0, max_value=4095), strategies.integers(min_value=20, max_value=29))

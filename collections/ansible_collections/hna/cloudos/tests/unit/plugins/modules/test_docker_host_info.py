@@ -6,13 +6,12 @@
 
 from __future__ import annotations
 
+import docker
 import pytest
+import requests
 
 from ansible_collections.hna.cloudos.plugins.module_utils import _docker_client as dc
 from ansible_collections.hna.cloudos.plugins.modules import docker_host_info
-
-docker = pytest.importorskip('docker')
-requests = pytest.importorskip('requests')
 
 VERSION = {
     'Version': '20.10.24+dfsg1',
