@@ -74,10 +74,10 @@ options:
         form) and in C(env_file).
       - A variable used without a default and not set is replaced by an empty string, with a warning.
       - Values are turned into strings (V(true) and V(false) for booleans).
-      - The values of these variables, and of the C(environment) of every service, never appear in what the module returns
+      - "The values of these variables, and of the C(environment) of every service, never appear in what the module returns
         or logs (the plan, the differences, the C(--diff) output, the invocation shown with C(-vvv)): only the names, with
         V((hidden)), V((changed)) or V((added)). Name the variables that are safe to show in O(env_visible). Pass
-        passwords through these variables (from Ansible Vault) or Compose C(secrets), never literally in O(definition_content).
+        passwords through these variables (from Ansible Vault) or Compose C(secrets), never literally in O(definition_content)."
     type: dict
     default: {}
   env_visible:
