@@ -182,9 +182,9 @@ notes:
   - Anonymous volumes (a C(volumes) entry with only a container path) are carried over to the new container when a
     container is replaced, and removed with the stack only with O(remove_volumes=true).
   - A replica count above one cannot be combined with a fixed host port; publish only the container port instead.
-  - Scaling keeps the first container: going from 1 to 3 replicas adds C(<namespace>-<service>-2) and C(-3) beside
+  - "Scaling keeps the first container: going from 1 to 3 replicas adds C(<namespace>-<service>-2) and C(-3) beside
     C(<namespace>-<service>), and going back to 1 removes them once the first one is up; the service is never without a
-    container.
+    container."
 seealso:
   - module: hna.cloudos.namespace
   - module: hna.cloudos.container
