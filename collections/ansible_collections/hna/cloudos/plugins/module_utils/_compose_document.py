@@ -450,6 +450,7 @@ def prepare_document(document, namespace, variables=None, base_dir=None, reader=
     _extends(document, context, base_dir)
     _profiles(document, enabled)
     files = _secrets_and_configs(document, context)
+    _plain_port_numbers(document)
     return dict(document=document, warnings=context.warnings, profiles=enabled, files=files)
 
 
@@ -663,6 +664,24 @@ def _profiles(document, enabled):
                                                _q(need), 's' if len(inactive[need]) > 1 else '',
                                                ', '.join(_q(profile) for profile in inactive[need]), enabled_text))
     document['services'] = active
+
+
+def _plain_port_numbers(document):
+    """Port numbers as plain integers: ``ports: [0x50]`` is the port 80 (the engine gets ``str()`` of a port)."""
+    services = document.get('services')
+    if not isinstance(services, dict):
+        return
+    for definition in services.values():
+        ports = definition.get('ports') if isinstance(definition, dict) else None
+        if not isinstance(ports, list):
+            continue
+        for index, item in enumerate(ports):
+            if isinstance(item, LiteralInt):
+                ports[index] = int(item)
+            elif isinstance(item, dict):
+                for key in ('target', 'published'):
+                    if isinstance(item.get(key), LiteralInt):
+                        item[key] = int(item[key])
 
 
 # --- secrets and configs ----------------------------------------------------------------------------------------
