@@ -181,7 +181,6 @@ def _is_false(value):
     return value is False or (isinstance(value, str) and value.strip().lower() in _FALSE_TEXT)
 
 
-
 def _relative(path, directory):
     """``path`` made absolute against ``directory`` when it is a relative path (``~`` paths are left alone)."""
     if not isinstance(path, str) or not path or os.path.isabs(path) or path.startswith('~'):
@@ -832,9 +831,9 @@ def _service_mount(service, kind, index, entry, declared, context, files):
     honoured = [key for key in ('uid', 'gid', 'mode') if options.get(key) is not None]
     if 'file' in origin:
         if honoured:
-            raise _err(service, '%s.%s' % (where, honoured[0]), 'cannot be honoured: the %s is bind-mounted from %s, which keeps its own '
-                                                              'owner and mode; set them on that file and remove %s' % (
-                                                                  singular, origin['file'], honoured[0]))
+            problem = 'cannot be honoured: the %s is bind-mounted from %s, which keeps its own owner and mode; set them on that file ' \
+                      'and remove %s' % (singular, origin['file'], honoured[0])
+            raise _err(service, '%s.%s' % (where, honoured[0]), problem)
         host_path = origin['file']
     else:
         if context.files_dir is None:
