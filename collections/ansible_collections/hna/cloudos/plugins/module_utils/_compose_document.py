@@ -297,7 +297,9 @@ def _merge_unique(base, override, key_of):
 
 def _merge(base, override, path):
     """Compose merge of ``override`` onto ``base`` for the service key ``path`` (``healthcheck.test``...)."""
-    if path in _REPLACED or override is None or base is None:
+    if override is None:  # an empty key does not clear what it extends
+        return copy.deepcopy(base)
+    if path in _REPLACED or base is None:
         return copy.deepcopy(override)
     if path in _BY_NAME and isinstance(base, (dict, list)) and isinstance(override, (dict, list)):
         result = _as_name_map(base)

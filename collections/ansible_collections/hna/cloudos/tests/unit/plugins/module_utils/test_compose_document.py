@@ -356,6 +356,12 @@ def test_merge_service_directly():
         'secrets': ['s', {'source': 'u', 'target': '/x'}]}
 
 
+def test_merge_service_empty_keys_keep_the_base():
+    assert document_utils.merge_service({'environment': ['A=1'], 'command': 'x', 'healthcheck': {'test': 'true', 'retries': 2}},
+                                        {'environment': None, 'command': None, 'healthcheck': {'test': None, 'retries': 3}}) == {
+        'environment': ['A=1'], 'command': 'x', 'healthcheck': {'test': 'true', 'retries': 3}}
+
+
 def test_extends_short_form_chain_and_file(tmp_path):
     write(tmp_path, 'common/base.yaml', '''
         services:
