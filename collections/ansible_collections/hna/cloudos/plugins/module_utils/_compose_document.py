@@ -15,6 +15,8 @@
   ``extends`` is resolved with the Compose merge rules, services whose profiles are not enabled are dropped,
   top-level ``secrets`` and ``configs`` become read-only bind mounts in the services' ``volumes`` and the
   top-level ``name`` is checked against the namespace. What is left only has keys that ``parse_stack`` checks.
+* The ``!reset`` and ``!override`` tags of Compose remove or replace a value instead of merging it (``extends``, the
+  files of one ``include``); a ``!reset`` key with nothing to reset is dropped.
 
 Every problem is a one-line :class:`ComposeError` naming the service (or the top-level key) and the key.
 """
@@ -97,6 +99,73 @@ class LiteralFloat(float):
         return (type(self), (float(self), self.text))
 
 
+class OverrideKey(str):
+    """A mapping key whose value is tagged ``!override``: the value replaces the one it overrides instead of merging."""
+
+    __slots__ = ()
+
+    def __reduce__(self):
+        return (type(self), (str(self), ))
+
+
+class Reset:
+    """The value of a key tagged ``!reset``: the key is removed from what it overrides (and dropped anyway)."""
+
+    def __repr__(self):
+        return '!reset'
+
+
+class _Override:
+    def __init__(self, value):
+        self.value = value
+
+
+def _unwrap_overrides(data):
+    """Replace each ``_Override`` value by its value, marking its key an :class:`OverrideKey` (in place)."""
+    if isinstance(data, _Override):
+        data = data.value
+    seen = set()
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, dict):
+            if any(isinstance(value, _Override) for value in node.values()):
+                items = list(node.items())
+                node.clear()
+                for key, value in items:
+                    if isinstance(value, _Override):
+                        key, value = OverrideKey(key) if isinstance(key, str) else key, value.value
+                    node[key] = value
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                if isinstance(value, _Override):
+                    node[index] = value.value
+            stack.extend(node)
+    return data
+
+
+def _strip_resets(data):
+    """Drop the keys (and list items) still tagged ``!reset`` once everything is merged (in place)."""
+    seen = set()
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, dict):
+            for key in [key for key, value in node.items() if isinstance(value, Reset)]:
+                del node[key]
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            node[:] = [value for value in node if not isinstance(value, Reset)]
+            stack.extend(node)
+
+
 _INT_RE = re.compile(r'^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$')
 _FLOAT_RE = re.compile(r'^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$')
 _BOOL_RE = re.compile(r'^(?:true|True|TRUE|false|False|FALSE)$')
@@ -153,6 +222,19 @@ if HAS_YAML:
         def construct_yaml12_null(self, node):
             self.construct_scalar(node)
 
+        def construct_reset(self, node):  # pylint: disable=unused-argument
+            return Reset()
+
+        def construct_override(self, node):
+            if isinstance(node, yaml.MappingNode):
+                return _Override(self.construct_mapping(node, deep=True))
+            if isinstance(node, yaml.SequenceNode):
+                return _Override(self.construct_sequence(node, deep=True))
+            return _Override(self.construct_scalar(node))
+
+        def construct_document(self, node):
+            return _unwrap_overrides(super().construct_document(node))
+
     for _first, _resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items():
         for _tag, _regexp in _resolvers:
             if _tag == 'tag:yaml.org,2002:merge':
@@ -165,6 +247,8 @@ if HAS_YAML:
     ComposeLoader.add_constructor('tag:yaml.org,2002:float', ComposeLoader.construct_yaml12_float)
     ComposeLoader.add_constructor('tag:yaml.org,2002:bool', ComposeLoader.construct_yaml12_bool)
     ComposeLoader.add_constructor('tag:yaml.org,2002:null', ComposeLoader.construct_yaml12_null)
+    ComposeLoader.add_constructor('!reset', ComposeLoader.construct_reset)
+    ComposeLoader.add_constructor('!override', ComposeLoader.construct_override)
 else:
     ComposeLoader = None  # pylint: disable=invalid-name
 
@@ -320,10 +404,7 @@ def _merge(base, override, path):
         if base.get('driver') not in (None, override.get('driver')) and override.get('driver') is not None:
             return copy.deepcopy(override)
     if isinstance(base, dict) and isinstance(override, dict):
-        result = dict(base)
-        for key, value in override.items():
-            result[key] = _merge(result[key], value, '%s.%s' % (path, key)) if key in result else copy.deepcopy(value)
-        return result
+        return _merge_mapping(base, override, path + '.')
     if isinstance(base, list) and isinstance(override, list):
         return base + [copy.deepcopy(item) for item in override if item not in base]
     return copy.deepcopy(override)
@@ -337,9 +418,19 @@ def merge_service(base, override):
     ``secrets`` and ``configs`` (by target) keep one entry per key, the overriding one; other lists are appended
     to, without duplicates; ``depends_on`` and ``networks`` merge by name.
     """
-    result = copy.deepcopy(base)
+    return _merge_mapping(copy.deepcopy(base), override, '')
+
+
+def _merge_mapping(base, override, prefix):
+    """Merge key by key; a key tagged ``!reset`` removes the key, one tagged ``!override`` replaces its value."""
+    result = dict(base)
     for key, value in override.items():
-        result[key] = _merge(result[key], value, key) if key in result else copy.deepcopy(value)
+        if isinstance(value, Reset):
+            result.pop(key, None)
+        elif key in result and not isinstance(key, OverrideKey):
+            result[key] = _merge(result[key], value, '%s%s' % (prefix, key))
+        else:
+            result[key] = copy.deepcopy(value)
     return result
 
 
@@ -347,15 +438,19 @@ def _merge_documents(base, override):
     """Two files of one ``include`` entry: the second overrides the first, as ``docker compose -f a -f b``."""
     result = dict(base)
     for key, value in override.items():
-        if key == 'services' and isinstance(result.get(key), dict) and isinstance(value, dict):
+        if key == 'services' and isinstance(result.get(key), dict) and isinstance(value, dict) and not isinstance(key, OverrideKey):
             services = dict(result[key])
             for name, definition in value.items():
-                if isinstance(services.get(name), dict) and isinstance(definition, dict):
+                if isinstance(definition, Reset):
+                    services.pop(name, None)
+                elif isinstance(services.get(name), dict) and isinstance(definition, dict) and not isinstance(name, OverrideKey):
                     services[name] = merge_service(services[name], definition)
                 else:
                     services[name] = definition
             result[key] = services
-        elif isinstance(result.get(key), dict) and isinstance(value, dict):
+        elif isinstance(value, Reset):
+            result.pop(key, None)
+        elif isinstance(result.get(key), dict) and isinstance(value, dict) and not isinstance(key, OverrideKey):
             result[key] = _merge(result[key], value, key)
         else:
             result[key] = value
@@ -449,6 +544,7 @@ def prepare_document(document, namespace, variables=None, base_dir=None, reader=
     if 'include' in document:
         del document['include']
     _extends(document, context, base_dir)
+    _strip_resets(document)
     _profiles(document, enabled)
     files = _secrets_and_configs(document, context)
     _plain_port_numbers(document)

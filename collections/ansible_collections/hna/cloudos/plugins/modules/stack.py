@@ -39,7 +39,8 @@ description:
     Anything else (for example C(build), C(privileged), C(cap_add)) fails with a message naming the service and the key."
   - "C(include) merges other Compose files (short syntax, or C(path), C(project_directory) and C(env_file)); their
     relative paths are relative to their own directory. C(extends) (C(service) and optional C(file)) merges a service
-    into another with the Compose merge rules. A service with C(profiles) is only deployed when one of its profiles is
+    into another with the Compose merge rules, in which the C(!reset) and C(!override) tags remove or replace a value
+    instead of merging it. A service with C(profiles) is only deployed when one of its profiles is
     named in the variable C(COMPOSE_PROFILES) of O(env) or O(env_files) (V(*) enables all); an active service that
     depends on an inactive one fails the task, unless the dependency has C(required: false)."
   - "Top-level C(secrets) and C(configs) must be C(file:) (relative to the directory of the Compose file); each one a

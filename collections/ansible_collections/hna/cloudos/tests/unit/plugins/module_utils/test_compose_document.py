@@ -138,7 +138,7 @@ def test_literal_numbers_copy_pickle_and_json():
     ('a: !!bool yes\n', 'YAML 1.2 boolean'),
     ('a: !!int 1.5\n', 'YAML 1.2 integer'),
     ('a: !!float abc\n', 'YAML 1.2 float'),
-    ('a: !reset []\n', 'not valid YAML'),
+    ('a: !unknown []\n', "not valid YAML.*could not determine a constructor for the tag '!unknown'"),
 ])
 def test_yaml_explicit_tags(text, match):
     with pytest.raises(ComposeError, match=match):
@@ -360,6 +360,79 @@ def test_merge_service_empty_keys_keep_the_base():
     assert document_utils.merge_service({'environment': ['A=1'], 'command': 'x', 'healthcheck': {'test': 'true', 'retries': 2}},
                                         {'environment': None, 'command': None, 'healthcheck': {'test': None, 'retries': 3}}) == {
         'environment': ['A=1'], 'command': 'x', 'healthcheck': {'test': 'true', 'retries': 3}}
+
+
+def test_reset_and_override_tags_with_extends(tmp_path):
+    result = load_and_parse(tmp_path, """
+        services:
+          base:
+            image: busybox
+            command: sleep 100
+            ports: ["80"]
+            environment: {A: "1", B: "2"}
+            volumes: ["/srv/a:/a", "/srv/b:/b"]
+            labels: {tier: base}
+          web:
+            extends: base
+            command: !reset null
+            ports: !reset []
+            environment: !override {C: "3"}
+            volumes: !override ["/srv/c:/c"]
+            labels: {other: x}
+        """)
+    web = the_spec(result, 'web')
+    assert web['command'] is None and web['ports'] == []
+    assert web['env'] == {'C': '3'}
+    assert [mount['target'] for mount in web['mounts']] == ['/c']
+    assert web['labels']['tier'] == 'base' and web['labels']['other'] == 'x'
+    base = the_spec(result, 'base')
+    assert base['env'] == {'A': '1', 'B': '2'} and len(base['mounts']) == 2
+
+
+def test_reset_and_override_tags_in_the_files_of_one_include(tmp_path):
+    write(tmp_path, 'base.yaml', """
+        services:
+          web:
+            image: busybox
+            environment: [A=1]
+            healthcheck: {test: "true", interval: 5s}
+          debug:
+            image: busybox
+        """)
+    write(tmp_path, 'prod.yaml', """
+        services:
+          web:
+            healthcheck: !override {test: ["CMD", "true"]}
+            environment: [B=2]
+          debug: !reset
+        """)
+    result = load_and_parse(tmp_path, 'include:\n  - path: [base.yaml, prod.yaml]\n')
+    assert sorted(result['services']) == ['web']
+    web = the_spec(result, 'web')
+    assert web['env'] == {'A': '1', 'B': '2'}
+    assert web['healthcheck']['test'] == ['CMD', 'true'] and web['healthcheck'].get('interval') in (None, 0)
+
+
+def test_reset_and_override_tags_alone_are_dropped_or_plain():
+    document = compose.load_yaml_text(textwrap.dedent("""
+        services:
+          web:
+            image: busybox
+            ports: !reset ["80"]
+            environment: !override {A: 0x1F}
+            labels: [!reset a=1, b=2]
+        """))
+    assert isinstance(list(document['services']['web'])[2], document_utils.OverrideKey)
+    web = the_spec(parse(document), 'web')
+    assert web['ports'] == [] and web['env'] == {'A': '0x1F'}
+    assert web['labels']['b'] == '2' and 'a' not in web['labels']
+
+
+def test_override_keys_and_resets_copy():
+    key = document_utils.OverrideKey('ports')
+    assert key == 'ports' and hash(key) == hash('ports') and isinstance(copy.deepcopy(key), document_utils.OverrideKey)
+    assert isinstance(pickle.loads(pickle.dumps(key)), document_utils.OverrideKey)
+    assert repr(document_utils.Reset()) == '!reset'
 
 
 def test_extends_short_form_chain_and_file(tmp_path):
