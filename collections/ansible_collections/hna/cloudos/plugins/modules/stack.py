@@ -165,7 +165,7 @@ notes:
     O(state=absent) only touch containers, networks and volumes with these labels.
   - A Compose file (O(definition), or O(definition_content) given as text) is read with the YAML 1.2 core schema, as
     Docker Compose reads it; an unquoted V(22:22) is a port mapping and V(yes) a string. A mapping in O(definition_content)
-    is read by Ansible first, with YAML 1.1, which reads an unquoted V(22:22) as a number: quote port mappings there.
+    is read by Ansible first, with YAML 1.1, which reads an unquoted V(22:22) as a number; quote port mappings there.
   - Anonymous volumes (a C(volumes) entry with only a container path) are not kept when a container is replaced.
   - A replica count above one cannot be combined with a fixed host port; publish only the container port instead.
   - Going from one container to several (C(deploy.replicas) from 1 to 2 or more) renames the containers, so the single
