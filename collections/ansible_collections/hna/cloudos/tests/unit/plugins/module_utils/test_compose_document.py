@@ -244,7 +244,7 @@ def test_include_nested_and_same_definition_twice(tmp_path):
 
 
 def test_include_is_read_with_the_reader(tmp_path):
-    files = {'/defs/inc.yaml': 'services:\n  web:\n    image: busybox:${TAG}\n'}
+    files = {'/defs/inc.yaml': 'services:\n  web:\n    image: busybox:${TAG}\n    environment: ["UNSET=${NOPE}"]\n'}
 
     def reader(path):
         if path not in files:
@@ -253,6 +253,16 @@ def test_include_is_read_with_the_reader(tmp_path):
 
     result = parse({'include': ['/defs/inc.yaml'], 'services': {}}, {'TAG': '1'}, reader=reader)
     assert the_spec(result, 'web')['image'] == 'busybox:1'
+    assert result['warnings'] == ["The variable NOPE is not set; service 'web': key 'environment[0]' uses an empty string instead."]
+
+
+def test_include_reads_at_most_max_files(tmp_path):
+    names = ['f%d.yaml' % number for number in range(document_utils.MAX_FILES + 1)]
+    for name in names:
+        write(tmp_path, name, 'services: {}\n')
+    assert parse({'include': names[:-1], 'services': {}}, base_dir=str(tmp_path))['services'] == {}
+    refused(r"key 'include\[%d\]': more than %d files are read through include and extends" % (
+        document_utils.MAX_FILES, document_utils.MAX_FILES), {'include': names, 'services': {}}, base_dir=str(tmp_path))
 
 
 @pytest.mark.parametrize('files, include, match', [
