@@ -602,6 +602,8 @@ def _include(document, context, base_dir, variables, chain):
         paths = [_resolve_path(path, base_dir, None, where) for path in paths]
         directory = _resolve_path(project_directory, base_dir, None, where + '.project_directory') if project_directory else os.path.dirname(paths[0])
         included_variables = {}
+        if env_files is None and context.file_exists(os.path.join(directory, '.env')):
+            env_files = [os.path.join(directory, '.env')]  # as Compose: the .env file of the included project
         if env_files:
             try:
                 included_variables = read_env_files(env_files, base_dir, context.reader)

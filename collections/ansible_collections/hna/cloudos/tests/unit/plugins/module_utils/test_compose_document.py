@@ -235,6 +235,17 @@ def test_include_long_syntax(tmp_path):
     assert cache['mounts'][0]['source'] == str(tmp_path / 'other' / 'cache')
 
 
+def test_include_reads_the_env_file_of_the_included_project(tmp_path):
+    write(tmp_path, 'lib/compose.yaml', 'services:\n  web:\n    image: busybox:${TAG}\n    environment: {A: "${A}"}\n')
+    write(tmp_path, 'lib/.env', 'TAG=from-dotenv\nA=from-dotenv\n')
+    result = load_and_parse(tmp_path, 'include: [lib/compose.yaml]\n', variables={'A': 'from-project'})
+    assert the_spec(result, 'web')['image'] == 'busybox:from-dotenv'
+    assert the_spec(result, 'web')['env'] == {'A': 'from-project'}
+    write(tmp_path, 'lib/other.env', 'TAG=other\n')
+    result = load_and_parse(tmp_path, 'include: [{path: lib/compose.yaml, env_file: lib/other.env}]\n')
+    assert the_spec(result, 'web')['image'] == 'busybox:other'
+
+
 def test_include_nested_and_same_definition_twice(tmp_path):
     write(tmp_path, 'a.yaml', 'include: [sub/b.yaml]\nservices:\n  a:\n    image: busybox\n')
     write(tmp_path, 'sub/b.yaml', 'services:\n  b:\n    image: busybox\n    volumes: [./x:/x]\n')
