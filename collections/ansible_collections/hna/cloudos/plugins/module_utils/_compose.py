@@ -54,8 +54,9 @@ SUPPORTED_SERVICE_KEYS = frozenset((
     'image', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'volumes', 'networks',
     'depends_on', 'healthcheck', 'restart', 'labels', 'deploy', 'user', 'working_dir', 'hostname',
     'init', 'stop_grace_period', 'stop_signal', 'logging',
+    'extends', 'profiles', 'secrets', 'configs',  # resolved by _compose_document.prepare_document
 ))
-SUPPORTED_TOP_LEVEL_KEYS = frozenset(('version', 'name', 'services', 'volumes', 'networks'))
+SUPPORTED_TOP_LEVEL_KEYS = frozenset(('version', 'name', 'services', 'volumes', 'networks', 'include', 'secrets', 'configs'))
 
 CONDITIONS = ('service_started', 'service_healthy', 'service_completed_successfully')
 
@@ -495,8 +496,9 @@ def load_yaml_text(text, source='definition_content'):
     """Parse YAML text (one document) into Python objects; raise :class:`ComposeError` on any problem."""
     if not HAS_YAML:
         raise ComposeError('PyYAML is needed to read %s: install it (python3-yaml) on the managed host.' % source)
+    from ansible_collections.hna.cloudos.plugins.module_utils._compose_document import ComposeLoader  # pylint: disable=import-outside-toplevel
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=ComposeLoader)  # nosec B506 - ComposeLoader is a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, 'problem_mark', None)
         problem = getattr(exc, 'problem', None) or str(exc)
@@ -1304,17 +1306,20 @@ def _check_host_ports(services):
                 used.setdefault(key, []).append((port['host_ip'], service['name']))
 
 
-def parse_stack(document, namespace, variables=None, base_dir=None, reader=None, interpolated=False):
+def parse_stack(document, namespace, variables=None, base_dir=None, reader=None, interpolated=False, profiles=None, files_dir=None):
     """Validate a Compose ``document`` for ``namespace`` and convert it.
 
     :param variables: interpolation variables (strings); nothing else is used.
     :param base_dir: directory relative paths (bind mounts, ``env_file``) are relative to;
         ``None`` refuses relative paths.
     :param reader: function reading a text file (``env_file``); defaults to reading the local file.
+    :param profiles, files_dir: see ``_compose_document.prepare_document``, which resolves ``include``,
+        ``extends``, ``profiles``, ``secrets``, ``configs`` and ``name`` first.
 
     Return a dict: ``namespace``, ``network``, ``services`` (name -> ``name``, ``image``, ``replicas``,
     ``depends_on`` {service: condition}, ``healthcheck``, ``specs`` [container spec]), ``levels``,
-    ``volumes`` and ``networks`` (key -> settings, ``name`` being the Docker name), ``warnings``.
+    ``volumes`` and ``networks`` (key -> settings, ``name`` being the Docker name), ``warnings``,
+    ``profiles`` (enabled) and ``files`` (secrets and configs the caller must write, see ``prepare_document``).
     """
     if not isinstance(namespace, str) or not NAMESPACE_RE.match(namespace):
         raise ComposeError('namespace %s is not a valid namespace name (1 to 63 lower-case letters, digits and "-", '
@@ -1328,6 +1333,10 @@ def parse_stack(document, namespace, variables=None, base_dir=None, reader=None,
         raise ComposeError('The definition must be a mapping with a services key (a Compose file), not %s.' % _type_name(document))
     if not interpolated:
         document = interpolate(document, variables, warnings)
+    from ansible_collections.hna.cloudos.plugins.module_utils._compose_document import prepare_document  # pylint: disable=import-outside-toplevel
+    prepared = prepare_document(document, namespace, variables, base_dir, reader, profiles, files_dir)
+    document = prepared['document']
+    warnings.extend(warning for warning in prepared['warnings'] if warning not in warnings)
 
     for key in document:
         if not isinstance(key, str):
@@ -1335,10 +1344,6 @@ def parse_stack(document, namespace, variables=None, base_dir=None, reader=None,
     unknown = sorted(key for key in document if key not in SUPPORTED_TOP_LEVEL_KEYS and not key.startswith('x-'))
     if unknown:
         raise ComposeError('top-level key %s is not supported by hna.cloudos.stack' % _q(unknown[0]))
-    if document.get('name') is not None:
-        if document['name'] != namespace:
-            raise ComposeError('The definition is named %s, but it is deployed to the namespace %s: remove name or make '
-                               'them the same.' % (_q(document['name']), _q(namespace)))
     if 'services' not in document:
         raise ComposeError('The definition has no services key.')
     services_doc = document['services']
@@ -1386,4 +1391,6 @@ def parse_stack(document, namespace, variables=None, base_dir=None, reader=None,
         volumes=context['volumes'],
         networks=context['networks'],
         warnings=warnings,
+        profiles=prepared['profiles'],
+        files=prepared['files'],
     )

@@ -36,12 +36,23 @@ description:
     having to be healthy before the old one is removed. If the new container does not become healthy, the old one keeps
     running and the task fails with the output of the last health check.
   - A service that does not change is left alone, so running the task again changes nothing.
-  - "Supported Compose keys. Top level: C(services), C(volumes), C(networks), C(version) (ignored), C(name) (must be the
-    namespace), and C(x-*) extension fields. Service: C(image), C(command), C(entrypoint), C(environment), C(env_file),
+  - "Supported Compose keys. Top level: C(services), C(volumes), C(networks), C(include), C(secrets), C(configs),
+    C(version) (ignored), C(name) (ignored, with a warning when it is not the namespace), and C(x-*) extension fields.
+    Service: C(image), C(command), C(entrypoint), C(environment), C(env_file),
     C(ports), C(volumes), C(networks), C(depends_on), C(healthcheck), C(restart), C(labels), C(deploy.replicas),
     C(deploy.resources.limits.cpus), C(deploy.resources.limits.memory), C(user), C(working_dir), C(hostname), C(init),
-    C(stop_grace_period), C(stop_signal), C(logging) and C(x-*). Anything else (for example C(build), C(privileged),
-    C(cap_add), C(secrets)) fails with a message naming the service and the key."
+    C(stop_grace_period), C(stop_signal), C(logging), C(extends), C(profiles), C(secrets), C(configs) and C(x-*).
+    Anything else (for example C(build), C(privileged), C(cap_add)) fails with a message naming the service and the key."
+  - "C(include) merges other Compose files (short syntax, or C(path), C(project_directory) and C(env_file)); their
+    relative paths are relative to their own directory. C(extends) (C(service) and optional C(file)) merges a service
+    into another with the Compose merge rules, in which the C(!reset) and C(!override) tags remove or replace a value
+    instead of merging it. A service with C(profiles) is only deployed when one of its profiles is
+    named in the variable C(COMPOSE_PROFILES) of O(env) or O(env_files) (V(*) enables all); an active service that
+    depends on an inactive one fails the task, unless the dependency has C(required: false)."
+  - "Top-level C(secrets) and C(configs) must be C(file:) (relative to the directory of the Compose file); each one a
+    service uses is bind-mounted read-only at C(/run/secrets/<name>) (secrets) or C(/<name>) (configs), or at its
+    C(target). C(environment:) and C(content:) sources, C(external) secrets and configs, and C(uid), C(gid) and C(mode)
+    (which a bind-mounted file cannot change) are refused."
 author:
   - HNA CloudOS maintainers (!UNKNOWN)
 options:
@@ -178,7 +189,9 @@ notes:
   - The containers of a stack carry the labels C(io.hna.cloudos.stack=<namespace>), C(io.hna.cloudos.namespace),
     C(io.hna.cloudos.service) and C(io.hna.cloudos.managed=true) (and C(io.hna.cloudos.replica) for replicas). Pruning and
     O(state=absent) only touch containers, networks and volumes with these labels.
-  - YAML 1.1 reads an unquoted V(22:22) as a number; quote port mappings in the Compose file, as Docker Compose recommends.
+  - A Compose file (O(definition), or O(definition_content) given as text) is read with the YAML 1.2 core schema, as
+    Docker Compose reads it; an unquoted V(22:22) is a port mapping and V(yes) a string. A mapping in O(definition_content)
+    is read by Ansible first, with YAML 1.1, which reads an unquoted V(22:22) as a number; quote port mappings there.
   - Anonymous volumes (a C(volumes) entry with only a container path) are carried over to the new container when a
     container is replaced, and removed with the stack only with O(remove_volumes=true).
   - A replica count above one cannot be combined with a fixed host port; publish only the container port instead.

@@ -237,9 +237,8 @@ def test_top_level_version_name_and_extensions():
 
 
 @pytest.mark.parametrize('document, match', [
-    ({'services': {}, 'name': 'other'}, "named 'other'"),
-    ({'services': {}, 'secrets': {}}, "top-level key 'secrets' is not supported"),
-    ({'services': {}, 'configs': {}}, "top-level key 'configs' is not supported"),
+    ({'services': {}, 'secrets': {'s': {'external': True}}}, "key 'secrets.s.external' is not supported"),
+    ({'services': {}, 'swarm': {}}, "top-level key 'swarm' is not supported"),
     ({}, 'no services key'),
     ({'services': None}, 'must be a mapping'),
     ({'services': ['web']}, 'must be a mapping'),
@@ -293,8 +292,8 @@ def test_good_images(image):
     assert spec(dict(image=image))['image'] == image
 
 
-@pytest.mark.parametrize('key', ['privileged', 'cap_add', 'secrets', 'container_name', 'network_mode', 'tmpfs', 'build',
-                                 'extra_hosts', 'profiles', 'devices', 'pid'])
+@pytest.mark.parametrize('key', ['privileged', 'cap_add', 'container_name', 'network_mode', 'tmpfs', 'build',
+                                 'extra_hosts', 'devices', 'pid'])
 def test_unsupported_service_keys(key):
     message = error(dict(web=dict(image='busybox', **{key: True})), 'not supported')
     assert message == "service 'web': key '%s' is not supported by hna.cloudos.stack" % key

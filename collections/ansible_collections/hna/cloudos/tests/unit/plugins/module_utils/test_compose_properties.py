@@ -160,7 +160,8 @@ def outcome(document, variables=None, base_dir='/srv/stack'):
 
 
 def check_valid(result):
-    assert set(result) == {'namespace', 'network', 'services', 'levels', 'volumes', 'networks', 'warnings'}
+    assert set(result) == {'namespace', 'network', 'services', 'levels', 'volumes', 'networks', 'warnings', 'profiles', 'files'}
+    assert result['files'] == []  # no files_dir: nothing to write
     names = set()
     for service_name, service in result['services'].items():
         assert re.match(r'^[a-z0-9][a-z0-9_-]*$', service_name)
