@@ -16,7 +16,9 @@ run; :func:`stack_argument_spec` its options. The release and app-store modules 
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import threading
 import traceback
 
@@ -28,6 +30,7 @@ from ansible_collections.hna.cloudos.plugins.module_utils._compose import (
     parse_stack,
     read_env_files,
 )
+from ansible_collections.hna.cloudos.plugins.module_utils._compose_document import DEFAULT_FILES_ROOT
 from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import one_line
 from ansible_collections.hna.cloudos.plugins.module_utils._docker_engine import (  # the Docker SDK errors, or stand-ins
     APIError,
@@ -56,6 +59,9 @@ from ansible_collections.hna.cloudos.plugins.module_utils._namespace import (
     get_namespace,
     validate_name,
 )
+
+#: Label of a container that mounts secrets or configs written by the module: a digest of their content.
+LABEL_FILES_DIGEST = 'io.hna.cloudos.files-digest'
 
 #: Order in which the state of containers counts as "least ready" (first wins).
 _STATE_ORDER = ('absent', 'dead', 'exited', 'created', 'restarting', 'paused', 'unhealthy', 'starting', 'removing',
@@ -147,7 +153,7 @@ class StackDeployer(object):
         self.namespace = self.params['namespace']
         self.check_mode = client.check_mode
         self.engine = ContainerEngine(client)
-        self.results = dict(changed=False, namespace=self.namespace, services={}, plan={}, networks={}, volumes={})
+        self.results = dict(changed=False, namespace=self.namespace, services={}, plan={}, networks={}, volumes={}, files={})
         self._local = threading.local()
         self._apis = []
         self._apis_lock = threading.Lock()
@@ -237,12 +243,86 @@ class StackDeployer(object):
             else:
                 document = load_definition(content=params['definition_content'])
                 base_dir = None
-            stack = parse_stack(document, self.namespace, variables, base_dir)
+            stack = parse_stack(document, self.namespace, variables, base_dir, profiles=params['profiles'],
+                                files_dir=self.files_dir())
         except ComposeError as exc:
             raise StackError('%s. Nothing was changed.' % str(exc).rstrip('.'))
         for warning in stack['warnings']:
             self.client.module.warn(warning)
+        self._label_file_users(stack)
         return stack
+
+    def files_dir(self):
+        """The directory of this namespace where the secrets and configs given as values are written."""
+        return os.path.join(self.params['files_dir'], self.namespace)
+
+    @staticmethod
+    def _file_digest(item):
+        data = item['content'] if isinstance(item['content'], bytes) else str(item['content']).encode('utf-8')
+        return hashlib.sha256(data + ('|%s|%s|%s' % (item.get('mode'), item.get('uid'), item.get('gid'))).encode()).hexdigest()
+
+    def _label_file_users(self, stack):
+        """Label the containers that mount written secrets or configs with a digest of those files.
+
+        The files keep their paths when their content changes; the label makes such a change a
+        difference of the container, which is then replaced and sees the new content.
+        """
+        digests = dict((item['path'], self._file_digest(item)) for item in stack.get('files') or [])
+        if not digests:
+            return
+        for service in stack['services'].values():
+            for spec in service['specs']:
+                used = sorted(digests[mount['source']] for mount in spec['mounts'] if mount.get('source') in digests)
+                if used:
+                    spec['labels'][LABEL_FILES_DIGEST] = hashlib.sha256(''.join(used).encode()).hexdigest()[:32]
+
+    def _plan_files(self, stack):
+        """Which written secrets and configs must be (re)written: ``{name: {kind, path, action}}`` (never the content)."""
+        result = {}
+        for item in stack.get('files') or []:
+            action = 'unchanged'
+            try:
+                info = os.stat(item['path'])
+                with open(item['path'], 'rb') as handle:
+                    current = handle.read()
+                data = item['content'] if isinstance(item['content'], bytes) else str(item['content']).encode('utf-8')
+                if current != data or (info.st_mode & 0o7777) != item['mode'] or \
+                        (item.get('uid') is not None and info.st_uid != item['uid']) or \
+                        (item.get('gid') is not None and info.st_gid != item['gid']):
+                    action = 'update'
+            except (IOError, OSError):
+                action = 'create'
+            result['%ss.%s' % (item['kind'], item['name'])] = dict(kind=item['kind'], path=item['path'], action=action, item=item)
+        return result
+
+    def _write_files(self, files):
+        for key, entry in sorted(files.items()):
+            if entry['action'] == 'unchanged':
+                continue
+            item = entry['item']
+            directory = os.path.dirname(item['path'])
+            try:
+                for path in (self.params['files_dir'], self.files_dir(), directory):
+                    if not os.path.isdir(path):
+                        os.makedirs(path, mode=0o700, exist_ok=True)
+                    if path != self.params['files_dir']:
+                        os.chmod(path, 0o700)
+                data = item['content'] if isinstance(item['content'], bytes) else str(item['content']).encode('utf-8')
+                # Written in place (not renamed over), so that a running container that mounts the file sees it.
+                fd = os.open(item['path'], os.O_WRONLY | os.O_CREAT, 0o600)
+                try:
+                    os.fchmod(fd, 0o600)
+                    os.ftruncate(fd, 0)
+                    os.write(fd, data)
+                    os.fsync(fd)
+                    if item.get('uid') is not None or item.get('gid') is not None:
+                        os.fchown(fd, -1 if item.get('uid') is None else item['uid'], -1 if item.get('gid') is None else item['gid'])
+                    os.fchmod(fd, item['mode'])
+                finally:
+                    os.close(fd)
+            except (IOError, OSError) as exc:
+                raise StackError('Could not write %s (%s) for the stack %s: %s.' % (key, item['path'], self.namespace, exc.strerror or exc))
+            self.mutated = True
 
     def prepare(self, stack):
         """Inspect everything and decide; change nothing. Return the work to do."""
@@ -329,7 +409,7 @@ class StackDeployer(object):
             raise StackError('Could not check the quotas of namespace %s: %s' % (namespace, _error_text(exc)))
 
         return dict(stack=stack, model=model, plans=plans, removals=removals, networks=networks, volumes=volumes,
-                    oneshot=oneshot, healthy_targets=healthy_targets)
+                    oneshot=oneshot, healthy_targets=healthy_targets, files=self._plan_files(stack))
 
     def _check_dependencies(self, stack):
         """Refuse a dependency on a service that has no container (``deploy.replicas: 0``), as Compose does."""
@@ -529,7 +609,11 @@ class StackDeployer(object):
         for key, volume in work['volumes'].items():
             self.results['volumes'][key] = dict(name=volume['name'], action=volume['action'], external=volume['external'])
             changed = changed or volume['action'] != 'unchanged'
+        for key, entry in work['files'].items():
+            self.results['files'][key] = dict(path=entry['path'], action=entry['action'])
+            changed = changed or entry['action'] != 'unchanged'
         self.results['levels'] = stack['levels']
+        self.results['profiles'] = stack.get('profiles') or []
         self.results['changed'] = changed
         if self.client.module._diff:
             self.results['diff'] = redact_diff(self._diff(work), self.params['env_visible'])
@@ -586,6 +670,8 @@ class StackDeployer(object):
                 self._request('create the volume %s' % volume['name'], api.create_volume, volume['name'],
                               driver=settings['driver'], driver_opts=settings['driver_opts'] or None, labels=settings['labels'])
                 self.mutated = True
+
+        self._write_files(work['files'])
 
         # Containers of services no longer in the file go first (they may hold host ports the others
         # need); the replicas a service no longer wants go last, once its other containers are up.
@@ -741,7 +827,10 @@ class StackDeployer(object):
             for volume in volumes:
                 key = volume['Name'][len(self.namespace) + 1:] if volume['Name'].startswith(self.namespace + '-') else volume['Name']
                 self.results['volumes'][key] = dict(name=volume['Name'], action='remove', external=False)
-        self.results['changed'] = bool(removals or networks or volumes)
+        files = os.path.isdir(self.files_dir())
+        if files:
+            self.results['files'] = dict(directory=dict(path=self.files_dir(), action='remove'))
+        self.results['changed'] = bool(removals or networks or volumes or files)
         if self.client.module._diff:
             self.results['diff'] = dict(
                 before=dict((name, [c['name'] for c in svc['containers']]) for name, svc in self.results['services'].items()),
@@ -761,6 +850,8 @@ class StackDeployer(object):
                 self._request('remove the volume %s' % volume['Name'], api.remove_volume, volume['Name'])
             except NotFound:
                 pass
+        if os.path.isdir(self.files_dir()):
+            shutil.rmtree(self.files_dir(), ignore_errors=True)
         for svc in self.results['services'].values():
             for container in svc['containers']:
                 container['state'] = 'absent'
@@ -783,6 +874,8 @@ def stack_argument_spec():
         parallel=dict(type='int', default=4),
         remove_volumes=dict(type='bool', default=False),
         lock_timeout=dict(type='int', default=300),
+        profiles=dict(type='list', elements='str', default=[]),
+        files_dir=dict(type='path', default=DEFAULT_FILES_ROOT),
     )
 
 

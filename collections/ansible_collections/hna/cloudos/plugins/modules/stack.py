@@ -159,6 +159,24 @@ options:
         containers (their data is lost).
     type: bool
     default: false
+  profiles:
+    description:
+      - The Compose profiles to enable. A service that lists C(profiles) is deployed only when one of them is enabled
+        (V(*) enables all); services without C(profiles) are always deployed.
+      - When empty, the profiles named in the interpolation variable C(COMPOSE_PROFILES) (comma-separated, from O(env) or
+        O(env_files)) are enabled, as with C(docker compose).
+    type: list
+    elements: str
+    default: []
+  files_dir:
+    description:
+      - Directory on the managed host under which the module writes the Compose C(secrets) and C(configs) given as values
+        (C(environment:) or C(content:)), in a subdirectory named after the namespace (mode 0700; each file mode 0400 unless
+        the file says otherwise). Services mount them read-only; their values never reach the environment of a container
+        or the output of the module.
+      - A change of such a file replaces the containers that mount it. O(state=absent) removes the namespace's subdirectory.
+    type: path
+    default: /var/lib/hna-cloudos/stacks
   lock_timeout:
     description:
       - Seconds to wait for the lock of the namespace when another run holds it. When the time is up the task fails
@@ -372,6 +390,20 @@ networks:
   returned: always
   type: dict
   sample: {backend: {name: shop-backend, action: create, external: false}}
+files:
+  description:
+    - The secrets and configs the module writes (see O(files_dir)), by C(secrets.<name>) or C(configs.<name>), with their
+      path and what was done (V(create), V(update), V(unchanged); V(remove) for the directory with O(state=absent)).
+      Never their content.
+  returned: always
+  type: dict
+  sample: {secrets.db_password: {path: /var/lib/hna-cloudos/stacks/shop/secrets/db_password, action: create}}
+profiles:
+  description: The Compose profiles that were enabled.
+  returned: when O(state=present)
+  type: list
+  elements: str
+  sample: [debug]
 volumes:
   description: The named volumes of the file (and, with O(state=absent) and O(remove_volumes=true), those removed).
   returned: always
