@@ -25,7 +25,7 @@ description:
     existing namespace change. The module writes the new metadata and quotas to a new metadata volume
     C(<name>.namespace-meta.<generation>) (labelled C(io.hna.cloudos.namespace-meta=<name>), with the ID of the network,
     the generation and the same C(io.hna.cloudos.ns.*) labels), and then removes the older metadata volumes. The
-    containers stay connected: same network, endpoint and address.
+    containers stay connected, with the same network, endpoint and address.
   - The metadata volume of the highest generation made for this very network wins, so a run stopped between the two
     steps leaves a readable namespace; the next run removes the older one. A namespace without a metadata volume (one
     never changed since it was created) is read from its network labels. The network labels keep the values given at
