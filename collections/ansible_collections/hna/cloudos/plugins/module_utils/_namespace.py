@@ -776,7 +776,11 @@ def create_metadata_volume(api, name, network_id, labels, generation):
     volume_name = metadata_volume_name(name, generation)
     wanted = metadata_volume_labels(name, network_id, generation, labels)
     created = api.create_volume(name=volume_name, driver='local', labels=wanted) or {}
-    if (created.get('Labels') or {}) != wanted:
+    found = created.get('Labels') or {}
+    if found != wanted and found.get(LABEL_NS_META) == name:
+        raise NamespaceError('Namespace %s: another run wrote its metadata volume %s while this one ran: run the task '
+                             'again. Nothing was changed.' % (name, volume_name))
+    if found != wanted:
         raise NamespaceError('Namespace %s: the volume %s already exists and is not the metadata volume the change '
                              'needs: remove or rename it (docker volume rm %s) and run again. Nothing was changed.' % (
                                  name, volume_name, volume_name))

@@ -596,6 +596,15 @@ def test_create_metadata_volume_refuses_a_volume_of_that_name_with_other_labels(
         ns.create_metadata_volume(api, 'shop', 'net1', labels, 2)
 
 
+def test_create_metadata_volume_sees_another_run_that_wrote_the_same_generation():
+    api = FakeAPI(networks=[_network()], volumes=[_meta(generation=2, region='theirs')])
+    labels = ns.namespace_labels('shop', dict(region='mine'), ns.normalize_quotas({}), created='2024-01-01T00:00:00Z')
+    with pytest.raises(ns.NamespaceError, match='another run wrote its metadata volume shop.namespace-meta.2 while this one '
+                                                'ran: run the task again'):
+        ns.create_metadata_volume(api, 'shop', 'net1', labels, 2)
+    assert ns.get_namespace(api, 'shop')['region'] == 'theirs'
+
+
 def test_carried_volumes():
     label = 'io.hna.cloudos.engine.anonymous-volumes'
     containers = [
