@@ -12,6 +12,14 @@ A namespace ``<ns>`` is the Docker network ``<ns>`` labelled ``io.hna.cloudos.na
 time, quotas). Containers and volumes belong to it through their ``io.hna.cloudos.namespace``
 label; services are reachable on the network as ``<service>`` and ``<service>.<ns>``.
 
+Docker cannot change the labels of a network, so the network labels only hold the metadata given
+when the namespace was created. A change writes the whole metadata to a new *metadata volume*
+(``<ns>.namespace-meta.<generation>``, labelled ``io.hna.cloudos.namespace-meta=<ns>``, the ID of
+the network and the generation, plus the same ``io.hna.cloudos.ns.*`` labels), then removes the
+older ones. Readers take the valid metadata volume of the highest generation (one for this very
+network), and fall back to the network labels when there is none. A metadata volume is never
+mounted and has no ``io.hna.cloudos.namespace`` label: it is not one of the namespace's volumes.
+
 The functions that take ``api`` (a connected ``docker.APIClient``) talk to the engine and let the
 Docker SDK exceptions through: callers wrap them in ``DockerClient.api_errors()``. Everything else
 is pure and raises :class:`NamespaceError` with a message meant for the user.
@@ -67,6 +75,16 @@ QUOTA_LABELS = {
     'memory': LABEL_NS_QUOTA_MEMORY,
 }
 QUOTA_KEYS = ('containers', 'volumes', 'cpus', 'memory')
+
+#: Labels of the metadata volumes (the namespace, the ID of its network, the generation).
+LABEL_NS_META = 'io.hna.cloudos.namespace-meta'
+LABEL_NS_META_NETWORK = LABEL_NS_META + '.network'
+LABEL_NS_META_GENERATION = LABEL_NS_META + '.generation'
+#: Label of a container: the volumes (comma-separated names) the engine carried over from the anonymous
+#: volumes of the containers it replaced.
+LABEL_ANONYMOUS_VOLUMES = 'io.hna.cloudos.engine.anonymous-volumes'
+_GENERATION_RE = re.compile(r'^[0-9]{1,18}$')
+_VOLUME_NAME_RE = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]+$')
 
 # --- subnets ----------------------------------------------------------------------------------------
 
@@ -279,11 +297,91 @@ def _ipv4_config(network):
     return {}
 
 
-def namespace_from_network(network):
-    """Return the namespace model of a network (inspect or list entry), or ``None`` if it is no namespace."""
+def data_labels(labels):
+    """Keep only the metadata and quota labels (``io.hna.cloudos.ns.*``): what a metadata change rewrites."""
+    return dict((key, value) for key, value in (labels or {}).items() if key.startswith(LABEL_NS_PREFIX))
+
+
+def metadata_volume_name(name, generation):
+    """Return the name of the metadata volume ``generation`` of namespace ``name``."""
+    return '%s.namespace-meta.%d' % (name, generation)
+
+
+def metadata_volume_labels(name, network_id, generation, labels):
+    """Return the labels of a metadata volume: the ``io.hna.cloudos.ns.*`` of ``labels``, the namespace, network and generation."""
+    result = data_labels(labels)
+    result.update({
+        LABEL_MANAGED: 'true',
+        LABEL_NS_META: name,
+        LABEL_NS_META_NETWORK: network_id,
+        LABEL_NS_META_GENERATION: str(int(generation)),
+    })
+    return result
+
+
+def _generation(volume):
+    text = str(((volume or {}).get('Labels') or {}).get(LABEL_NS_META_GENERATION) or '')
+    return int(text) if _GENERATION_RE.match(text) and int(text) > 0 else None
+
+
+def metadata_generation(volume, name, network_id):
+    """Return the generation of ``volume`` (list or inspect entry) if it is a valid metadata volume of namespace ``name``
+    on the network ``network_id``, else ``None`` (another namespace, a network of the same name removed since, or
+    a generation that cannot be read)."""
+    labels = (volume or {}).get('Labels') or {}
+    if not name or not network_id or labels.get(LABEL_NS_META) != name or labels.get(LABEL_NS_META_NETWORK) != network_id:
+        return None
+    return _generation(volume)
+
+
+def newest_metadata_volume(volumes, name, network_id):
+    """Return the valid metadata volume of namespace ``name`` on network ``network_id`` with the highest generation, or ``None``."""
+    valid = [(metadata_generation(volume, name, network_id), volume.get('CreatedAt') or '', volume.get('Name') or '', index)
+             for index, volume in enumerate(volumes or [])]
+    valid = [item for item in valid if item[0] is not None]
+    if not valid:
+        return None
+    return volumes[max(valid)[3]]
+
+
+def next_generation(volumes, name):
+    """Return the generation of the next metadata volume of namespace ``name``: one more than any of ``volumes`` has."""
+    generations = [_generation(volume) for volume in volumes or []
+                   if ((volume or {}).get('Labels') or {}).get(LABEL_NS_META) == name]
+    return max([0] + [generation for generation in generations if generation is not None]) + 1
+
+
+def carried_volumes(containers):
+    """Return the names of the volumes the engine carried over from replaced containers, as named by the
+    ``io.hna.cloudos.engine.anonymous-volumes`` label of ``containers`` (list or inspect entries), without duplicates.
+
+    A name that cannot be a volume name is skipped.
+    """
+    result = []
+    for container in containers or []:
+        labels = ((container or {}).get('Config') or {}).get('Labels') or (container or {}).get('Labels') or {}
+        for item in str(labels.get(LABEL_ANONYMOUS_VOLUMES) or '').split(','):
+            item = item.strip()
+            if item and _VOLUME_NAME_RE.match(item) and item not in result:
+                result.append(item)
+    return result
+
+
+def namespace_from_network(network, metadata_volume=None):
+    """Return the namespace model of a network (inspect or list entry), or ``None`` if it is no namespace.
+
+    ``metadata_volume`` (see :func:`newest_metadata_volume`) holds the current metadata and quotas; without it
+    they are read from the network labels. ``metadata_volume`` in the model is its name, or ``None``.
+    """
     if not is_namespace_network(network):
         return None
     labels = network.get('Labels') or {}
+    if metadata_volume is not None:
+        stored = data_labels(metadata_volume.get('Labels'))
+        if LABEL_NS_CREATED not in stored and labels.get(LABEL_NS_CREATED):
+            stored[LABEL_NS_CREATED] = labels[LABEL_NS_CREATED]
+        labels = dict((key, value) for key, value in labels.items() if not key.startswith(LABEL_NS_PREFIX))
+        labels.update(stored)
     config = _ipv4_config(network)
     return dict(
         name=network['Name'],
@@ -297,6 +395,7 @@ def namespace_from_network(network):
         created=labels.get(LABEL_NS_CREATED) or None,
         managed=labels.get(LABEL_MANAGED) == 'true',
         quotas=labels_to_quotas(labels),
+        metadata_volume=(metadata_volume or {}).get('Name') or None,
     )
 
 
@@ -637,16 +736,68 @@ def inspect_network(api, name):
     return network
 
 
+def metadata_volumes(api, name=None):
+    """Return the metadata volumes (list entries, valid or not) of namespace ``name`` (of every namespace if ``None``), by name."""
+    label = LABEL_NS_META if name is None else '%s=%s' % (LABEL_NS_META, name)
+    volumes = (api.volumes(filters={'label': label}) or {}).get('Volumes') or []
+    return sorted(volumes, key=lambda volume: volume.get('Name') or '')
+
+
 def get_namespace(api, name):
-    """Return the namespace model of ``name`` (see :func:`namespace_from_network`), or ``None`` if there is none."""
-    return namespace_from_network(inspect_network(api, name))
+    """Return the namespace model of ``name`` (see :func:`namespace_from_network`), or ``None`` if there is none.
+
+    The metadata and quotas come from the newest valid metadata volume, or else from the network labels.
+    """
+    network = inspect_network(api, name)
+    if not is_namespace_network(network):
+        return None
+    return namespace_from_network(network, newest_metadata_volume(metadata_volumes(api, name), name, network.get('Id')))
 
 
 def list_namespaces(api):
-    """Return the models of every namespace of the engine, sorted by name (one request)."""
+    """Return the models of every namespace of the engine, sorted by name (two requests)."""
     networks = api.networks(filters={'label': LABEL_NAMESPACE}) or []
-    models = [namespace_from_network(network) for network in networks]
+    by_namespace = {}
+    if any(is_namespace_network(network) for network in networks):
+        for volume in metadata_volumes(api):
+            by_namespace.setdefault((volume.get('Labels') or {}).get(LABEL_NS_META), []).append(volume)
+    models = [namespace_from_network(network, newest_metadata_volume(
+        by_namespace.get(network.get('Name'), []), network.get('Name'), network.get('Id'))) for network in networks]
     return sorted((model for model in models if model), key=lambda model: model['name'])
+
+
+def create_metadata_volume(api, name, network_id, labels, generation):
+    """Create the metadata volume ``generation`` of namespace ``name`` on network ``network_id`` with the
+    ``io.hna.cloudos.ns.*`` of ``labels``; return it as a list entry (``Name``, ``Labels``).
+
+    Docker answers a create for an existing volume name with that volume, unchanged: a volume of that name
+    with other labels is an error.
+    """
+    volume_name = metadata_volume_name(name, generation)
+    wanted = metadata_volume_labels(name, network_id, generation, labels)
+    created = api.create_volume(name=volume_name, driver='local', labels=wanted) or {}
+    found = created.get('Labels') or {}
+    if found != wanted and found.get(LABEL_NS_META) == name:
+        raise NamespaceError('Namespace %s: another run wrote its metadata volume %s while this one ran: run the task '
+                             'again. Nothing was changed.' % (name, volume_name))
+    if found != wanted:
+        raise NamespaceError('Namespace %s: the volume %s already exists and is not the metadata volume the change '
+                             'needs: remove or rename it (docker volume rm %s) and run again. Nothing was changed.' % (
+                                 name, volume_name, volume_name))
+    return dict(Name=volume_name, Labels=wanted)
+
+
+def remove_volumes(api, names):
+    """Remove the volumes ``names`` (one already gone counts as removed); return the names removed."""
+    removed = []
+    for name in names or []:
+        try:
+            api.remove_volume(name)
+        except Exception as exc:  # pylint: disable=broad-except
+            if not _not_found(exc):
+                raise
+        removed.append(name)
+    return removed
 
 
 def namespace_containers(api, name=None):
@@ -734,11 +885,7 @@ def create_namespace_network(api, name, subnet, labels, gateway=None):
     return api.create_network(name, driver='bridge', ipam=ipam, labels=labels, check_duplicate=True)
 
 
-# --- recreating the network (labels cannot change in place) -----------------------------------------
-
-
-def _short(ident):
-    return (ident or '')[:12]
+# --- containers attached to a namespace network ---------------------------------------------------
 
 
 def attached_containers(api, network):
@@ -747,174 +894,3 @@ def attached_containers(api, network):
     A container that was never started has no network ID on its endpoint yet: the engine only finds it by network name.
     """
     return api.containers(all=True, filters={'network': [network['Name'], network['Id']]}) or []
-
-
-def network_members(api, network):
-    """Return how every container attached to ``network`` (inspect dict) is connected, to reconnect it later.
-
-    Stopped containers are attached too (their endpoint is only configured): they are included. Each item:
-    ``{id, name, running, paused, aliases, ipv4_address, ipv6_address, links, link_local_ips, driver_opt,
-    address}`` where ``address`` is the current IPv4 address (running containers) and ``ipv4_address``
-    the address to ask for when reconnecting (the configured one, or the current one of a running container).
-    """
-    name = network['Name']
-    members = []
-    for entry in attached_containers(api, network):
-        try:
-            container = api.inspect_container(entry['Id'])
-        except Exception as exc:  # pylint: disable=broad-except
-            if _not_found(exc):
-                continue
-            raise
-        endpoints = (container.get('NetworkSettings') or {}).get('Networks') or {}
-        endpoint = endpoints.get(name)
-        if endpoint is None:
-            endpoint = next((ep for ep in endpoints.values() if (ep or {}).get('NetworkID') == network['Id']), None)
-        if endpoint is None:
-            continue
-        ident = container.get('Id') or ''
-        state = container.get('State') or {}
-        ipam = endpoint.get('IPAMConfig') or {}
-        running = bool(state.get('Running'))
-        address = endpoint.get('IPAddress') or None
-        members.append(dict(
-            id=ident,
-            name=container_name(container),
-            running=running,
-            paused=bool(state.get('Paused')),
-            aliases=[alias for alias in endpoint.get('Aliases') or [] if alias not in (ident, _short(ident))],
-            address=address,
-            ipv4_address=ipam.get('IPv4Address') or (address if running else None),
-            ipv6_address=ipam.get('IPv6Address') or None,
-            links=endpoint.get('Links') or None,
-            link_local_ips=ipam.get('LinkLocalIPs') or None,
-            driver_opt=endpoint.get('DriverOpts') or None,
-        ))
-    return sorted(members, key=lambda member: member['name'])
-
-
-def connect_command(network, member):
-    """Return the ``docker network connect`` command that reconnects ``member`` as it was."""
-    words = ['docker', 'network', 'connect']
-    for alias in member.get('aliases') or []:
-        words += ['--alias', alias]
-    if member.get('ipv4_address'):
-        words += ['--ip', member['ipv4_address']]
-    if member.get('ipv6_address'):
-        words += ['--ip6', member['ipv6_address']]
-    for link in member.get('links') or []:
-        words += ['--link', link]
-    words += [network, member['name']]
-    return ' '.join(words)
-
-
-def _connect(api, network_id, member):
-    api.connect_container_to_network(
-        member['id'], network_id,
-        ipv4_address=member.get('ipv4_address'), ipv6_address=member.get('ipv6_address'),
-        aliases=member.get('aliases') or None, links=member.get('links'),
-        link_local_ips=member.get('link_local_ips'), driver_opt=member.get('driver_opt'),
-    )
-
-
-def _error_text(exc):
-    text = getattr(exc, 'explanation', None) or str(exc) or type(exc).__name__
-    if isinstance(text, bytes):
-        text = text.decode('utf-8', 'replace')
-    return ' '.join(str(text).split())
-
-
-def _network_create_args(network, labels):
-    ipam = network.get('IPAM') or {}
-    return dict(
-        driver=network.get('Driver') or 'bridge',
-        options=network.get('Options') or None,
-        ipam={'Driver': ipam.get('Driver') or 'default', 'Config': ipam.get('Config') or [], 'Options': ipam.get('Options') or {}},
-        internal=bool(network.get('Internal')),
-        attachable=bool(network.get('Attachable')) or None,
-        enable_ipv6=bool(network.get('EnableIPv6')),
-        labels=labels,
-        check_duplicate=True,
-    )
-
-
-def recreate_network(api, network, labels, members):
-    """Replace ``network`` (inspect dict) by a network with the same settings and ``labels``, keeping its containers.
-
-    Every member (see :func:`network_members`) is disconnected, the network removed and created again
-    with the same driver, options and IPAM settings, and each member reconnected with the same aliases
-    and addresses. Return ``{"network_id", "reconnected": [names], "failed": [{"name", "error", "command"}]}``;
-    ``failed`` lists the containers that could not be reconnected, with the command that does it by hand.
-
-    Raise :class:`NamespaceError` when the network cannot be replaced: what was changed is undone first
-    (containers reconnected to the old network, or the old network created again) and the message says
-    how that went.
-    """
-    name = network['Name']
-    paused = [member['name'] for member in members if member.get('paused')]
-    if paused:
-        raise NamespaceError('Namespace %s: the containers %s are paused and cannot be disconnected and reconnected while '
-                             'the network is recreated for the new labels: unpause them (docker unpause) and run again. '
-                             'Nothing was changed.' % (name, ', '.join(paused)))
-
-    disconnected = []
-    try:
-        for member in members:
-            api.disconnect_container_from_network(member['id'], network['Id'])
-            disconnected.append(member)
-        api.remove_network(network['Id'])
-    except Exception as exc:  # pylint: disable=broad-except
-        failed = _reconnect(api, name, network['Id'], disconnected)
-        raise NamespaceError('Namespace %s: could not take the network down to recreate it with the new labels (%s). '
-                             'It was left as it was%s.' % (name, _error_text(exc), _failed_note(failed)))
-
-    args = _network_create_args(network, labels)
-    try:
-        created = api.create_network(name, **args)
-    except Exception as exc:  # pylint: disable=broad-except
-        error = _error_text(exc)
-        args['labels'] = network.get('Labels') or {}
-        try:
-            restored = api.create_network(name, **args)
-        except Exception as restore_exc:  # pylint: disable=broad-except
-            raise NamespaceError(
-                'Namespace %s: the network was removed to change its labels but could not be created again (%s), nor '
-                'with its old labels (%s). Create it by hand (docker network create --subnet %s %s) and reconnect: %s.' % (
-                    name, error, _error_text(restore_exc), (_ipv4_config(network) or {}).get('Subnet', 'SUBNET'), name,
-                    '; '.join(connect_command(name, member) for member in members) or 'no containers'))
-        failed = _reconnect(api, name, restored.get('Id'), members)
-        raise NamespaceError('Namespace %s: the network could not be created again with the new labels (%s); it was '
-                             'restored with its old labels%s.' % (name, error, _failed_note(failed)))
-
-    network_id = created.get('Id')
-    failed = _reconnect(api, name, network_id, members)
-    failed_names = set(item['name'] for item in failed)
-    return dict(network_id=network_id,
-                reconnected=[member['name'] for member in members if member['name'] not in failed_names],
-                failed=failed)
-
-
-def _reconnect(api, name, network_id, members):
-    failed = []
-    for member in members:
-        try:
-            _connect(api, network_id, member)
-        except Exception as exc:  # pylint: disable=broad-except
-            failed.append(dict(name=member['name'], error=_error_text(exc), command=connect_command(name, member)))
-    return failed
-
-
-def _failed_note(failed):
-    if not failed:
-        return ' and its containers reconnected'
-    return ('; these containers could not be reconnected: %s. Reconnect them by hand: %s' % (
-        ', '.join('%s (%s)' % (item['name'], item['error']) for item in failed),
-        '; '.join(item['command'] for item in failed)))
-
-
-def reconnect_failure_message(name, failed):
-    """Return the message for containers that could not be reconnected after the network was recreated."""
-    return ('Namespace %s: the network was recreated with the new labels, but %d container(s) could not be reconnected: '
-            '%s. Reconnect them by hand: %s' % (
-                name, len(failed), ', '.join('%s (%s)' % (item['name'], item['error']) for item in failed),
-                '; '.join(item['command'] for item in failed)))

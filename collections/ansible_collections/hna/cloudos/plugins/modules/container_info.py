@@ -30,6 +30,7 @@ options:
   namespace:
     description:
       - Only list containers of this namespace (label C(io.hna.cloudos.namespace)).
+      - A lowercase DNS label of 1 to 63 characters, as M(hna.cloudos.namespace) requires; another name fails.
     type: str
   all:
     description:
@@ -205,6 +206,7 @@ from ansible_collections.hna.cloudos.plugins.module_utils._docker_engine import 
     ContainerEngineError,
     container_facts,
 )
+from ansible_collections.hna.cloudos.plugins.module_utils._namespace import NamespaceError, validate_name
 
 
 def label_filters(labels, namespace):
@@ -244,6 +246,11 @@ def main():
         client.close()
         client.module.exit_json(**results)
 
+    if params['namespace'] is not None:
+        try:
+            validate_name(params['namespace'])
+        except NamespaceError as exc:
+            client.fail(str(exc), **results)
     try:
         filters = label_filters(params['labels'], params['namespace'])
     except ValueError as exc:

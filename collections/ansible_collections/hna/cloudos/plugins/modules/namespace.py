@@ -14,20 +14,26 @@ description:
     bridge network named after the namespace, on its own private IPv4 subnet. The containers of the namespace reach
     each other on it by service name, as C(<service>) and C(<service>.<namespace>).
   - The namespace also keeps metadata (region, description, owner, creation time) and quotas (how many containers and
-    volumes, how many CPUs and how much memory its containers may reserve). Everything is kept as labels on the
-    network (C(io.hna.cloudos.namespace=<name>), C(io.hna.cloudos.managed=true) and C(io.hna.cloudos.ns.*)); the module
-    keeps no other state.
+    volumes, how many CPUs and how much memory its containers may reserve). When the namespace is created, they are
+    kept as labels on the network (C(io.hna.cloudos.namespace=<name>), C(io.hna.cloudos.managed=true) and
+    C(io.hna.cloudos.ns.*)).
   - Containers and volumes belong to a namespace through their C(io.hna.cloudos.namespace=<name>) label. The modules of
     the collection that create containers or volumes in a namespace (such as M(hna.cloudos.container) and
     M(hna.cloudos.stack)) refuse a change that would exceed its quotas, before creating anything.
   - With O(state=present), creates the namespace, or brings its metadata and quotas to what the task says.
-  - Docker cannot change the labels of a network. When the metadata or quotas of an existing namespace change, the
-    module recreates its network with the same name, subnet, gateway and settings, and reconnects every container
-    that was attached, with the same aliases and IPv4 addresses (running containers keep their current address,
-    which becomes their configured address). The containers are off the network for a moment while this happens.
-    The result says so (RV(network_recreated), RV(reconnected)), and so does check mode beforehand.
-  - With O(state=absent), removes the namespace network. It refuses while containers remain in the namespace unless
-    O(force=true).
+  - Docker cannot change the labels of a network, so the network is never touched when the metadata or quotas of an
+    existing namespace change. The module writes the new metadata and quotas to a new metadata volume
+    C(<name>.namespace-meta.<generation>) (labelled C(io.hna.cloudos.namespace-meta=<name>), with the ID of the network,
+    the generation and the same C(io.hna.cloudos.ns.*) labels), and then removes the older metadata volumes. The
+    containers stay connected, with the same network, endpoint and address.
+  - The metadata volume of the highest generation made for this very network wins, so a run stopped between the two
+    steps leaves a readable namespace; the next run removes the older one. A namespace without a metadata volume (one
+    never changed since it was created) is read from its network labels. The network labels keep the values given at
+    creation (C(docker network inspect) shows those); RV(namespace.metadata_volume) names the volume in use.
+  - A metadata volume is never mounted, does not count against the volumes quota, and is not one of the namespace's
+    volumes (it has no C(io.hna.cloudos.namespace) label).
+  - With O(state=absent), removes the namespace network and its metadata volumes. It refuses while containers remain
+    in the namespace unless O(force=true).
 author:
   - HNA CloudOS maintainers (!UNKNOWN)
 options:
@@ -121,7 +127,9 @@ options:
   remove_volumes:
     description:
       - With O(state=absent), also remove the volumes labelled for the namespace, and the anonymous volumes of the
-        containers O(force=true) removes.
+        containers O(force=true) removes, including those the container engine carried over from the containers it
+        replaced (named in the C(io.hna.cloudos.engine.anonymous-volumes) label of the containers). A carried volume
+        labelled for another namespace is kept.
       - Without it, those volumes are kept and listed in RV(kept_volumes).
       - When the namespace network is already gone, O(state=absent) still removes the volumes left labelled for the
         namespace with O(remove_volumes=true), and the containers left labelled for it with O(force=true).
@@ -138,8 +146,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - Check mode reports the subnet that would be chosen, whether the network would be recreated and which
-        containers would be reconnected or removed, without changing anything.
+      - Check mode reports the subnet that would be chosen, the metadata volume that would be written and the
+        containers and volumes that would be removed, without changing anything.
   diff_mode:
     support: full
     details:
@@ -149,10 +157,9 @@ attributes:
     platforms: posix
 notes:
   - The created time (RV(namespace.created)) is set when the namespace is created and never changes afterwards.
-  - Paused containers cannot be reconnected, so changing the metadata or quotas of a namespace with a paused container
-    attached fails without changing anything. Unpause it first.
-  - If a container cannot be reconnected after the network was recreated, the module fails, names the container and
-    gives the C(docker network connect) command that reconnects it as it was.
+  - C(docker volume prune) on Docker before 23.0 removes every unused volume, metadata volumes included (the namespace
+    then falls back to the metadata it was created with). Keep them with
+    C(docker volume prune --filter label!=io.hna.cloudos.namespace-meta).
 seealso:
   - module: hna.cloudos.namespace_info
   - name: Docker networking overview
@@ -200,10 +207,9 @@ EXAMPLES = r"""
       memory: 24g
   register: shop_quota
 
-- name: Say when the containers of shop were reconnected to its new network
+- name: Say where the metadata of shop is kept now
   ansible.builtin.debug:
-    msg: "Reconnected: {{ shop_quota.reconnected | map(attribute='name') | join(', ') }}"
-  when: shop_quota.network_recreated
+    msg: "Metadata volume: {{ shop_quota.namespace.metadata_volume }}"
 
 - name: Remove a namespace that must be empty
   hna.cloudos.namespace:
@@ -266,6 +272,12 @@ namespace:
       description: Whether the network carries the C(io.hna.cloudos.managed=true) label.
       type: bool
       sample: true
+    metadata_volume:
+      description:
+        - Name of the metadata volume that holds the metadata and quotas (after a change), or V(null) when they are
+          read from the network labels (a namespace never changed since it was created).
+      type: str
+      sample: shop.namespace-meta.2
     quotas:
       description: Quotas of the namespace; V(null) means unlimited.
       type: dict
@@ -333,36 +345,15 @@ namespace:
       type: list
       elements: str
       sample: ['containers: 3 in use, quota 2']
-network_recreated:
+removed_metadata_volumes:
   description:
-    - Whether the namespace network was (or, in check mode, would be) removed and created again to change its labels.
-  returned: always
-  type: bool
-  sample: false
-reconnected:
-  description:
-    - The containers that were (or would be) reconnected to the recreated network, with how they are connected.
+    - Names of the metadata volumes removed (or that would be removed) by the task. With O(state=present), the older
+      generations a metadata change supersedes (and any left by a run that was stopped midway); with O(state=absent),
+      every metadata volume of the namespace.
   returned: always
   type: list
-  elements: dict
-  contains:
-    name:
-      description: Container name.
-      type: str
-      sample: shop-api
-    aliases:
-      description: Network aliases of the container on the namespace network.
-      type: list
-      elements: str
-      sample: [api, api.shop]
-    ipv4_address:
-      description: IPv4 address asked for on reconnection (V(null) for a stopped container without a configured address).
-      type: str
-      sample: 10.240.0.3
-    running:
-      description: Whether the container was running.
-      type: bool
-      sample: true
+  elements: str
+  sample: [shop.namespace-meta.1]
 removed_containers:
   description: Names of the containers removed (or that would be removed) with the namespace (O(state=absent), O(force=true)).
   returned: always
@@ -378,13 +369,17 @@ disconnected_containers:
   elements: str
   sample: []
 removed_volumes:
-  description: Names of the namespace volumes removed (or that would be removed) with O(remove_volumes=true).
+  description:
+    - Names of the namespace volumes removed (or that would be removed) with O(remove_volumes=true), and of the volumes
+      carried over by the container engine for the removed containers.
   returned: always
   type: list
   elements: str
   sample: [shop-db-data]
 kept_volumes:
-  description: Names of the namespace volumes left in place by O(state=absent) without O(remove_volumes=true).
+  description:
+    - Names of the namespace volumes (and of the volumes carried over for the removed containers) left in place by
+      O(state=absent) without O(remove_volumes=true).
   returned: always
   type: list
   elements: str
@@ -425,11 +420,6 @@ def _model_for(name, labels, subnet, gateway, network_id=''):
     })
 
 
-def _describe_member(member):
-    return dict(name=member['name'], aliases=list(member['aliases']), ipv4_address=member['ipv4_address'],
-                running=member['running'])
-
-
 class NamespaceModule(object):
     """What the module does, step by step."""
 
@@ -439,8 +429,9 @@ class NamespaceModule(object):
         self.params = client.params
         self.name = None
         self.quotas = None
-        self.results = dict(changed=False, namespace={}, network_recreated=False, reconnected=[],
-                            removed_containers=[], disconnected_containers=[], removed_volumes=[], kept_volumes=[])
+        self.metadata_volumes = []
+        self.results = dict(changed=False, namespace={}, removed_metadata_volumes=[], removed_containers=[],
+                            disconnected_containers=[], removed_volumes=[], kept_volumes=[])
 
     def fail(self, msg):
         self.client.fail(msg, **self.results)
@@ -458,6 +449,8 @@ class NamespaceModule(object):
 
         with self.client.api_errors('inspect the network %s' % self.name, **self.results):
             network = ns.inspect_network(self.api, self.name)
+        with self.client.api_errors('list the metadata volumes of namespace %s' % self.name, **self.results):
+            self.metadata_volumes = ns.metadata_volumes(self.api, self.name)
 
         if params['state'] == 'absent':
             self.absent(network)
@@ -498,7 +491,10 @@ class NamespaceModule(object):
 
     def update(self, network):
         params = self.params
-        current = ns.namespace_from_network(network)
+        store = None
+        if ns.is_namespace_network(network):
+            store = ns.newest_metadata_volume(self.metadata_volumes, self.name, network.get('Id'))
+        current = ns.namespace_from_network(network, store)
         if current is None:
             self.fail('A Docker network named %s already exists and is not a namespace (it has no %s=%s label): '
                       'choose another name for the namespace, or remove that network first.' % (
@@ -514,31 +510,34 @@ class NamespaceModule(object):
                               self.name, current['subnet'], wanted, current['subnet']))
 
         quotas = self.quotas if self.quotas is not None else current['quotas']
-        desired = ns.namespace_labels(self.name, self._metadata(current), quotas, created=current['created'])
-        old_labels = network.get('Labels') or {}
-        if ns.own_labels(old_labels) == desired:
+        desired = ns.data_labels(ns.namespace_labels(self.name, self._metadata(current), quotas, created=current['created']))
+        rewrite = desired != ns.data_labels((store or network).get('Labels'))
+        # A rewrite supersedes every metadata volume; otherwise only those a stopped run left behind go.
+        superseded = [volume['Name'] for volume in self.metadata_volumes if rewrite or volume is not store]
+        if not rewrite and not superseded:
             self.finish(current, current)
             return
 
-        new_labels = dict((key, value) for key, value in old_labels.items() if key not in ns.own_labels(old_labels))
-        new_labels.update(desired)
         self.results['changed'] = True
-        self.results['network_recreated'] = True
-        with self.client.api_errors('list the containers attached to the network %s' % self.name, **self.results):
-            members = ns.network_members(self.api, network)
-        self.results['reconnected'] = [_describe_member(member) for member in members]
-        after = _model_for(self.name, new_labels, current['subnet'], current['gateway'], network.get('Id') or '')
+        after = current
+        if rewrite:
+            generation = ns.next_generation(self.metadata_volumes, self.name)
+            volume = dict(Name=ns.metadata_volume_name(self.name, generation),
+                          Labels=ns.metadata_volume_labels(self.name, network['Id'], generation, desired))
+            if not self.client.check_mode:
+                with self.client.api_errors('create the metadata volume %s of namespace %s' % (volume['Name'], self.name),
+                                            **self.results):
+                    try:
+                        volume = ns.create_metadata_volume(self.api, self.name, network['Id'], desired, generation)
+                    except ns.NamespaceError as exc:
+                        self.fail(str(exc))
+            after = ns.namespace_from_network(network, volume)
+        self.results['removed_metadata_volumes'] = superseded
         if not self.client.check_mode:
-            try:
-                outcome = ns.recreate_network(self.api, network, new_labels, members)
-            except ns.NamespaceError as exc:
-                self.fail(str(exc))
-            after['network_id'] = outcome['network_id'] or ''
-            if outcome['failed']:
-                failed = set(item['name'] for item in outcome['failed'])
-                self.results['reconnected'] = [item for item in self.results['reconnected'] if item['name'] not in failed]
-                self.results['namespace'] = after
-                self.fail(ns.reconnect_failure_message(self.name, outcome['failed']))
+            done = dict(self.results, removed_metadata_volumes=[])
+            with self.client.api_errors('remove the old metadata volumes %s of namespace %s, whose new metadata is in '
+                                        'place' % (', '.join(superseded), self.name), **done):
+                ns.remove_volumes(self.api, superseded)
         self.finish(current, after)
 
     def finish(self, before, after):
@@ -561,7 +560,8 @@ class NamespaceModule(object):
         params = self.params
         current = None
         if network is not None:
-            current = ns.namespace_from_network(network)
+            current = ns.namespace_from_network(network, ns.newest_metadata_volume(
+                self.metadata_volumes, self.name, network.get('Id')) if ns.is_namespace_network(network) else None)
             if current is None:
                 self.client.module.warn('A Docker network named %s exists but is not a namespace (it has no %s=%s label): '
                                         'it was left alone.' % (self.name, ns.LABEL_NAMESPACE, self.name))
@@ -584,13 +584,16 @@ class NamespaceModule(object):
                           self.name, len(names), ', '.join(names)))
 
         volume_names = [volume['Name'] for volume in volumes]
+        volume_names += self._carried_volumes(to_remove, volume_names)
+        metadata_names = [volume['Name'] for volume in self.metadata_volumes]
+        self.results['removed_metadata_volumes'] = metadata_names
         self.results['removed_containers'] = [ns.container_name(item) for item in to_remove]
         self.results['disconnected_containers'] = [ns.container_name(item) for item in to_disconnect]
         if params['remove_volumes']:
             self.results['removed_volumes'] = volume_names
         else:
             self.results['kept_volumes'] = volume_names
-        self.results['changed'] = bool(network is not None or to_remove or self.results['removed_volumes'])
+        self.results['changed'] = bool(network is not None or to_remove or metadata_names or self.results['removed_volumes'])
         if not self.results['changed']:
             return
         if self.client.module._diff:
@@ -598,7 +601,8 @@ class NamespaceModule(object):
         if self.client.check_mode:
             return
 
-        done = dict(self.results, removed_containers=[], disconnected_containers=[], removed_volumes=[])
+        done = dict(self.results, removed_metadata_volumes=[], removed_containers=[], disconnected_containers=[],
+                    removed_volumes=[])
         for item in to_remove:
             name = ns.container_name(item)
             with self.client.api_errors('remove the container %s of namespace %s' % (name, self.name), **done):
@@ -616,6 +620,12 @@ class NamespaceModule(object):
         if network is not None:
             with self.client.api_errors('remove the network %s' % self.name, **done):
                 self.api.remove_network(network['Id'])
+        # The metadata goes once the network is gone: a run that stops before leaves a whole namespace.
+        for name in metadata_names:
+            with self.client.api_errors('remove the metadata volume %s of namespace %s (the namespace network was '
+                                        'removed)' % (name, self.name), **done):
+                ns.remove_volumes(self.api, [name])
+            done['removed_metadata_volumes'].append(name)
         if params['remove_volumes']:
             for name in volume_names:
                 with self.client.api_errors('remove the volume %s of namespace %s (the namespace itself was removed)' % (
@@ -626,6 +636,32 @@ class NamespaceModule(object):
                         if not _gone(exc):
                             raise
                 done['removed_volumes'].append(name)
+
+    def _carried_volumes(self, containers, known):
+        """Return the volumes the engine carried over for ``containers`` (list entries) that exist, are not in
+        ``known`` and are labelled for no other namespace."""
+        result = []
+        for name in ns.carried_volumes(containers):
+            if name in known:
+                continue
+            with self.client.api_errors('inspect the volume %s carried over by a container of namespace %s' % (
+                    name, self.name), **self.results):
+                try:
+                    volume = self.api.inspect_volume(name)
+                except Exception as exc:  # pylint: disable=broad-except
+                    if not _gone(exc):
+                        raise
+                    continue
+            labels = volume.get('Labels') or {}
+            owner = labels.get(ns.LABEL_NAMESPACE)
+            if (owner and owner != self.name) or labels.get(ns.LABEL_NS_META):
+                self.client.module.warn('The volume %s is named in the %s label of a container of namespace %s but belongs '
+                                        'to %s: it was left alone.' % (
+                                            name, ns.LABEL_ANONYMOUS_VOLUMES, self.name,
+                                            'namespace %s' % owner if owner else 'the metadata of a namespace'))
+                continue
+            result.append(name)
+        return result
 
 
 def _gone(exc):

@@ -23,6 +23,8 @@ description:
   - The namespace RV(namespaces[].status) is C(Empty) without services, C(Unhealthy) if a service is C(Unhealthy) or
     C(Exited), otherwise C(Registering) if a service is C(Registering), otherwise C(Active) if a service is C(Active),
     otherwise C(Stopped).
+  - The metadata and quotas are read from the newest metadata volume of the namespace (written by
+    M(hna.cloudos.namespace) when they change), or from the labels of its network when it has none.
   - Never changes anything on the engine.
 author:
   - HNA CloudOS maintainers (!UNKNOWN)
@@ -44,8 +46,9 @@ attributes:
     support: full
     platforms: posix
 notes:
-  - The engine is asked for the namespace network, the list of the namespace containers and volumes, and then each
-    container and each distinct image is inspected once; reading a namespace of N containers costs about N + 4 requests.
+  - The engine is asked for the namespace network, its metadata volumes, the list of the namespace containers and
+    volumes, and then each container and each distinct image is inspected once; reading a namespace of N containers
+    costs about N + 5 requests.
 seealso:
   - module: hna.cloudos.namespace
 """
@@ -129,6 +132,12 @@ namespaces:
       description: Whether the network carries the C(io.hna.cloudos.managed=true) label.
       type: bool
       sample: true
+    metadata_volume:
+      description:
+        - Name of the metadata volume the metadata and quotas were read from, or V(null) when they come from the network
+          labels (a namespace never changed since it was created).
+      type: str
+      sample: shop.namespace-meta.2
     quotas:
       description: Quotas; V(null) means unlimited. C(memory) is in bytes.
       type: dict

@@ -121,7 +121,7 @@ def test_namespace_labels_and_model():
     model = ns.namespace_from_network(network)
     assert model == dict(name='shop', network='shop', network_id='abc', subnet='10.240.3.0/24', gateway='10.240.3.1',
                          region='eu', description='', owner='ops', created='2024-01-01T00:00:00Z', managed=True,
-                         quotas=dict(containers=2, volumes=None, cpus=None, memory=None))
+                         quotas=dict(containers=2, volumes=None, cpus=None, memory=None), metadata_volume=None)
     assert ns.own_labels(network['Labels']) == labels
     # A network whose namespace label names another network is not a namespace.
     assert ns.namespace_from_network(dict(network, Name='other')) is None
@@ -356,8 +356,6 @@ class FakeAPI(object):
         self.container_list = list(containers)
         self.volume_list = list(volumes)
         self.calls = []
-        self.fail_connect = set()
-        self.fail_create = 0
 
     def inspect_network(self, name):
         self.calls.append(('inspect_network', name))
@@ -398,26 +396,26 @@ class FakeAPI(object):
 
     def volumes(self, filters=None):
         self.calls.append(('volumes', filters))
-        key, dummy, value = filters['label'].partition('=')
-        return dict(Volumes=[volume for volume in self.volume_list if volume['Labels'].get(key) == value])
+        key, equals, value = filters['label'].partition('=')
+        return dict(Volumes=[volume for volume in self.volume_list
+                             if key in volume['Labels'] and (not equals or volume['Labels'][key] == value)])
 
-    def disconnect_container_from_network(self, container, net_id):
-        self.calls.append(('disconnect', container, net_id))
+    def create_volume(self, name=None, driver=None, labels=None):
+        self.calls.append(('create_volume', name, driver, labels))
+        for volume in self.volume_list:
+            if volume['Name'] == name:
+                return dict(volume)  # as the engine does: the existing volume, unchanged
+        volume = dict(Name=name, Driver=driver, Labels=dict(labels or {}))
+        self.volume_list.append(volume)
+        return dict(volume)
 
-    def remove_network(self, net_id):
-        self.calls.append(('remove_network', net_id))
-
-    def create_network(self, name, **kwargs):
-        self.calls.append(('create_network', name, kwargs['labels']))
-        if self.fail_create:
-            self.fail_create -= 1
-            raise FakeAPIError('Pool overlaps with other one on this address space')
-        return dict(Id='new-' + name)
-
-    def connect_container_to_network(self, container, net_id, **kwargs):
-        self.calls.append(('connect', container, net_id, kwargs))
-        if container in self.fail_connect:
-            raise FakeAPIError('container sharing network namespace with another container or host cannot be connected')
+    def remove_volume(self, name):
+        self.calls.append(('remove_volume', name))
+        for volume in self.volume_list:
+            if volume['Name'] == name:
+                self.volume_list.remove(volume)
+                return
+        raise FakeNotFound(name)
 
 
 def _network(name='shop', quotas=None, ident='net1'):
@@ -484,67 +482,136 @@ def test_check_quota_without_quotas_or_namespace():
         ns.check_quota(api, 'nothing', add_containers=1)
 
 
-def test_network_members_and_connect_command():
-    network = _network()
-    api = FakeAPI(networks=[network], containers=[
-        _container('web', aliases=['web', 'web.shop'], address='10.240.0.5'),
-        _container('db', aliases=['db'], running=False, static='10.240.0.9'),
-        _container('cold', aliases=['cold'], running=False)])
-    members = ns.network_members(api, network)
-    assert [(m['name'], m['aliases'], m['ipv4_address'], m['running']) for m in members] == [
-        ('cold', ['cold'], None, False),
-        ('db', ['db'], '10.240.0.9', False),
-        ('web', ['web', 'web.shop'], '10.240.0.5', True),
+# --- metadata volumes -------------------------------------------------------------------------------
+
+
+def _meta(name='shop', network_id='net1', generation=1, region='eu', quotas=None, volume_name=None, **extra):
+    labels = ns.metadata_volume_labels(name, network_id, generation, ns.namespace_labels(
+        name, dict(region=region), ns.normalize_quotas(quotas), created='2024-01-01T00:00:00Z'))
+    labels.update(extra)
+    return dict(Name=volume_name or ns.metadata_volume_name(name, generation), Driver='local', Labels=labels)
+
+
+def test_metadata_volume_labels_hold_the_data_and_no_namespace_label():
+    labels = _meta(region='us', quotas=dict(containers=3))['Labels']
+    assert labels == {
+        'io.hna.cloudos.managed': 'true',
+        'io.hna.cloudos.namespace-meta': 'shop',
+        'io.hna.cloudos.namespace-meta.network': 'net1',
+        'io.hna.cloudos.namespace-meta.generation': '1',
+        'io.hna.cloudos.ns.region': 'us',
+        'io.hna.cloudos.ns.created': '2024-01-01T00:00:00Z',
+        'io.hna.cloudos.ns.quota.containers': '3',
+    }
+    # Not one of the namespace's volumes: it never counts against the volumes quota.
+    assert 'io.hna.cloudos.namespace' not in labels
+    assert ns.metadata_volume_name('shop', 12) == 'shop.namespace-meta.12'
+
+
+def test_the_newest_valid_metadata_volume_wins():
+    one, two = _meta(generation=1, region='one'), _meta(generation=2, region='two')
+    assert ns.newest_metadata_volume([two, one], 'shop', 'net1') is two
+    assert ns.newest_metadata_volume([one, two], 'shop', 'net1') is two
+    # Generations compare as numbers, not as text.
+    ten = _meta(generation=10, region='ten')
+    assert ns.newest_metadata_volume([two, ten, one], 'shop', 'net1') is ten
+    # Not valid: another namespace, a network of the same name removed since, a generation that cannot be read.
+    others = [
+        _meta(name='other', generation=5),
+        _meta(network_id='old-net', generation=6),
+        _meta(generation=7, **{'io.hna.cloudos.namespace-meta.generation': 'x'}),
+        _meta(generation=8, **{'io.hna.cloudos.namespace-meta.generation': '0'}),
+        _meta(generation=9, **{'io.hna.cloudos.namespace-meta.generation': '-9'}),
     ]
-    assert ns.connect_command('shop', members[2]) == 'docker network connect --alias web --alias web.shop --ip 10.240.0.5 shop web'
+    assert ns.newest_metadata_volume(others + [one], 'shop', 'net1') is one
+    assert ns.newest_metadata_volume(others, 'shop', 'net1') is None
+    assert ns.newest_metadata_volume([], 'shop', 'net1') is None
+    assert ns.newest_metadata_volume([one], 'shop', '') is None
 
 
-def test_recreate_network_keeps_members():
-    network = _network()
-    api = FakeAPI(networks=[network], containers=[_container('web', aliases=['web', 'web.shop'])])
-    members = ns.network_members(api, network)
-    labels = dict(network['Labels'], **{'io.hna.cloudos.ns.region': 'us'})
-    outcome = ns.recreate_network(api, network, labels, members)
-    assert outcome == dict(network_id='new-shop', reconnected=['web'], failed=[])
-    steps = [call[0] for call in api.calls if call[0] in ('disconnect', 'remove_network', 'create_network', 'connect')]
-    assert steps == ['disconnect', 'remove_network', 'create_network', 'connect']
-    connect = [call for call in api.calls if call[0] == 'connect'][0]
-    assert connect[2] == 'new-shop'
-    assert connect[3]['aliases'] == ['web', 'web.shop'] and connect[3]['ipv4_address'] == '10.240.0.2'
+def test_next_generation_is_above_every_metadata_volume_of_the_namespace():
+    assert ns.next_generation([], 'shop') == 1
+    # A volume left by a removed network of the same name counts too: its name is taken.
+    assert ns.next_generation([_meta(generation=1), _meta(network_id='old-net', generation=4)], 'shop') == 5
+    assert ns.next_generation([_meta(name='other', generation=9)], 'shop') == 1
 
 
-def test_recreate_network_reports_what_could_not_be_reconnected():
-    network = _network()
-    web = _container('web', aliases=['web'])
-    api = FakeAPI(networks=[network], containers=[web, _container('db', aliases=['db'], address='10.240.0.3')])
-    api.fail_connect.add(web['Id'])
-    outcome = ns.recreate_network(api, network, network['Labels'], ns.network_members(api, network))
-    assert outcome['reconnected'] == ['db']
-    assert outcome['failed'][0]['name'] == 'web'
-    assert outcome['failed'][0]['command'] == 'docker network connect --alias web --ip 10.240.0.2 shop web'
-    message = ns.reconnect_failure_message('shop', outcome['failed'])
-    assert 'could not be reconnected: web (container sharing network namespace' in message
-    assert 'Reconnect them by hand: docker network connect --alias web --ip 10.240.0.2 shop web' in message
+def test_the_model_reads_the_metadata_volume_first_and_the_network_labels_otherwise():
+    network = _network(quotas=dict(containers=5))
+    legacy = ns.namespace_from_network(network)
+    assert (legacy['region'], legacy['quotas']['containers'], legacy['metadata_volume']) == ('eu', 5, None)
+    volume = _meta(region='', quotas=dict(memory='1g'), generation=3)
+    del volume['Labels']['io.hna.cloudos.ns.created']
+    model = ns.namespace_from_network(network, volume)
+    assert model['region'] == ''
+    assert model['quotas'] == dict(containers=None, volumes=None, cpus=None, memory=GIB)
+    assert model['metadata_volume'] == 'shop.namespace-meta.3'
+    # The network keeps what cannot change: name, ID, subnet, created time when the volume lacks it.
+    assert (model['network_id'], model['subnet'], model['created']) == ('net1', '10.240.0.0/24', '2024-01-01T00:00:00Z')
 
 
-def test_recreate_network_restores_the_old_labels_when_creation_fails():
-    network = _network()
-    api = FakeAPI(networks=[network], containers=[_container('web', aliases=['web'])])
-    api.fail_create = 1
-    new_labels = dict(network['Labels'], **{'io.hna.cloudos.ns.region': 'us'})
-    with pytest.raises(ns.NamespaceError) as caught:
-        ns.recreate_network(api, network, new_labels, ns.network_members(api, network))
-    assert 'could not be created again with the new labels (Pool overlaps' in str(caught.value)
-    assert 'restored with its old labels and its containers reconnected' in str(caught.value)
-    creates = [call for call in api.calls if call[0] == 'create_network']
-    assert [call[2]['io.hna.cloudos.ns.region'] for call in creates] == ['us', 'eu']
+def test_get_and_list_namespaces_use_the_metadata_volume():
+    api = FakeAPI(networks=[_network(quotas=dict(containers=5)), _network(name='legacy', ident='net2')],
+                  volumes=[_meta(generation=1, region='old'), _meta(generation=2, region='new', quotas=dict(containers=1)),
+                           _meta(network_id='gone', generation=3, region='stale')])
+    model = ns.get_namespace(api, 'shop')
+    assert (model['region'], model['quotas']['containers'], model['metadata_volume']) == ('new', 1, 'shop.namespace-meta.2')
+    assert ns.get_namespace(api, 'legacy')['region'] == 'eu'
+    listed = dict((item['name'], item) for item in ns.list_namespaces(api))
+    assert listed['shop'] == model
+    assert listed['legacy']['metadata_volume'] is None
 
 
-def test_recreate_network_refuses_paused_containers():
-    network = _network()
-    paused = _container('web')
-    paused['State']['Paused'] = True
-    api = FakeAPI(networks=[network], containers=[paused])
-    with pytest.raises(ns.NamespaceError, match='are paused'):
-        ns.recreate_network(api, network, network['Labels'], ns.network_members(api, network))
-    assert not [call for call in api.calls if call[0] in ('disconnect', 'remove_network')]
+def test_check_quota_reads_the_metadata_volume():
+    # The network labels still say 5 containers; the metadata volume lowered it to 1.
+    api = FakeAPI(networks=[_network(quotas=dict(containers=5))], containers=[_container('a')],
+                  volumes=[_meta(quotas=dict(containers=1))])
+    with pytest.raises(ns.NamespaceError, match='containers: 1 in use, 1 more asked, quota 1'):
+        ns.check_quota(api, 'shop', add_containers=1)
+    ns.check_quota(api, 'shop', add_containers=1, replacing=['a'])
+
+
+def test_metadata_volumes_do_not_count_as_namespace_volumes():
+    api = FakeAPI(networks=[_network()], volumes=[_meta(), dict(Name='data', Labels={'io.hna.cloudos.namespace': 'shop'})])
+    assert ns.namespace_usage(api, 'shop')['volumes'] == 1
+    assert [volume['Name'] for volume in ns.metadata_volumes(api, 'shop')] == ['shop.namespace-meta.1']
+
+
+def test_create_metadata_volume_and_remove_the_old_ones():
+    api = FakeAPI(networks=[_network()], volumes=[_meta()])
+    labels = ns.namespace_labels('shop', dict(owner='ops'), ns.normalize_quotas({}), created='2024-01-01T00:00:00Z')
+    created = ns.create_metadata_volume(api, 'shop', 'net1', labels, 2)
+    assert created['Name'] == 'shop.namespace-meta.2'
+    assert ns.get_namespace(api, 'shop')['owner'] == 'ops'
+    assert ns.remove_volumes(api, ['shop.namespace-meta.1', 'already-gone']) == ['shop.namespace-meta.1', 'already-gone']
+    assert [volume['Name'] for volume in api.volume_list] == ['shop.namespace-meta.2']
+
+
+def test_create_metadata_volume_refuses_a_volume_of_that_name_with_other_labels():
+    # Docker answers a create for an existing name with the existing volume: it must not pass for the new metadata.
+    api = FakeAPI(networks=[_network()], volumes=[dict(Name='shop.namespace-meta.2', Labels={'someone': 'else'})])
+    labels = ns.namespace_labels('shop', dict(owner='ops'), ns.normalize_quotas({}))
+    with pytest.raises(ns.NamespaceError, match='the volume shop.namespace-meta.2 already exists and is not the metadata '
+                                                'volume'):
+        ns.create_metadata_volume(api, 'shop', 'net1', labels, 2)
+
+
+def test_create_metadata_volume_sees_another_run_that_wrote_the_same_generation():
+    api = FakeAPI(networks=[_network()], volumes=[_meta(generation=2, region='theirs')])
+    labels = ns.namespace_labels('shop', dict(region='mine'), ns.normalize_quotas({}), created='2024-01-01T00:00:00Z')
+    with pytest.raises(ns.NamespaceError, match='another run wrote its metadata volume shop.namespace-meta.2 while this one '
+                                                'ran: run the task again'):
+        ns.create_metadata_volume(api, 'shop', 'net1', labels, 2)
+    assert ns.get_namespace(api, 'shop')['region'] == 'theirs'
+
+
+def test_carried_volumes():
+    label = 'io.hna.cloudos.engine.anonymous-volumes'
+    containers = [
+        dict(Labels={label: 'abc123, def456,,abc123'}),
+        dict(Config=dict(Labels={label: 'ghi789,bad name,/etc'})),
+        dict(Labels={}),
+        None,
+    ]
+    assert ns.carried_volumes(containers) == ['abc123', 'def456', 'ghi789']
+    assert ns.carried_volumes([]) == []
