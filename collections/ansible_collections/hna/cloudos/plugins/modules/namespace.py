@@ -135,6 +135,12 @@ options:
         namespace with O(remove_volumes=true), and the containers left labelled for it with O(force=true).
     type: bool
     default: false
+  lock_timeout:
+    description:
+      - Seconds to wait for the lock of the namespace when another run (of this module, M(hna.cloudos.stack) or
+        M(hna.cloudos.container)) holds it; then the task fails without changing anything, naming the holder.
+    type: int
+    default: 300
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - hna.cloudos.docker
@@ -389,6 +395,7 @@ kept_volumes:
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import DockerClient
+from ansible_collections.hna.cloudos.plugins.module_utils._lock import LockError, namespace_lock
 from ansible_collections.hna.cloudos.plugins.module_utils import _namespace as ns
 
 
@@ -688,10 +695,21 @@ def main():
             )),
             force=dict(type='bool', default=False),
             remove_volumes=dict(type='bool', default=False),
+            lock_timeout=dict(type='int', default=300),
         ),
         supports_check_mode=True,
     )
-    results = NamespaceModule(client).run()
+    if client.params['lock_timeout'] < 0:
+        client.fail('lock_timeout must be 0 or more, not %s.' % client.params['lock_timeout'])
+    lock = namespace_lock(client, client.params['name'], 'hna.cloudos.namespace', client.params['lock_timeout'])
+    try:
+        lock.acquire()
+    except LockError as exc:
+        client.fail('%s Nothing was changed.' % exc)
+    try:
+        results = NamespaceModule(client).run()
+    finally:
+        lock.release()
     client.close()
     client.module.exit_json(**results)
 
