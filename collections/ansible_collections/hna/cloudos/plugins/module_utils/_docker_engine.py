@@ -1044,6 +1044,12 @@ _ANONYMOUS_VOLUME_RE = re.compile(r'^[0-9a-f]{64}$')
 _WILDCARD_IPS = ('', '0.0.0.0', '::')
 
 
+def _sentence(text):
+    """Return ``text`` ending with a full stop, so that another sentence can follow it."""
+    text = (text or '').rstrip()
+    return text if text.endswith(('.', '!', '?')) else text + '.'
+
+
 def leftover_pattern(name):
     """Return the regular expression of the temporary names a replacement of ``name`` uses (``NAME-new-HEX``, ``NAME-old-HEX``)."""
     return re.compile(r'^%s-(new|old)-[0-9a-f]{8,64}$' % re.escape(name))
@@ -1323,17 +1329,44 @@ class ContainerEngine(object):
                                        'container, or choose another port. Nothing was changed.' % (
                                            first['port'], first['name'], first['holder'], more))
 
-    def check_networks(self, spec):
-        """Raise :class:`SpecError` naming the first network of ``spec`` that does not exist on the engine."""
+    def check_networks(self, spec, container=None):
+        """Raise :class:`SpecError` for the first network of ``spec`` the container cannot join.
+
+        The network must exist, and a fixed IPv4 address must be in one of its subnets and not used by another
+        container than ``container`` (or a leftover of its replacement). Checked before any change, because
+        the engine keeps a connection it refused in the container's configuration (the container then cannot
+        start again).
+        """
+        own = set([spec['name']])
+        if container:
+            own.add(container.get('Id'))
+        pattern = leftover_pattern(spec['name'])
         for network in spec.get('networks') or []:
             net_name = network['name']
             if net_name in SPECIAL_NETWORK_MODES or net_name.startswith('container:'):
                 continue
             try:
-                self._call('inspect the network %s' % net_name, self.api.inspect_network, net_name)
+                actual = self._call('inspect the network %s' % net_name, self.api.inspect_network, net_name) or {}
             except NotFound:
                 raise SpecError('networks: the network %s of %s does not exist on the Docker engine at %s: create it first or '
                                 'correct its name. Nothing was changed.' % (net_name, spec['name'], self.docker_host))
+            address = network.get('ipv4_address')
+            if not address:
+                continue
+            subnets = [c.get('Subnet') for c in (actual.get('IPAM') or {}).get('Config') or [] if c.get('Subnet')]
+            try:
+                inside = any(ipaddress.ip_address(address) in ipaddress.ip_network(subnet, strict=False) for subnet in subnets)
+            except ValueError:
+                inside = False
+            if not inside:
+                raise SpecError('networks: the address %s of %s is not in the subnet of the network %s (%s): choose an address '
+                                'in it. Nothing was changed.' % (address, spec['name'], net_name, ', '.join(subnets) or 'none'))
+            for holder_id, holder in ((actual.get('Containers') or {}).items()):
+                holder_name = (holder or {}).get('Name') or holder_id[:12]
+                if (holder.get('IPv4Address') or '').split('/')[0] == address and holder_id not in own \
+                        and holder_name not in own and not pattern.match(holder_name):
+                    raise SpecError('networks: the address %s of %s on the network %s is already used by the container %s: '
+                                    'choose another address. Nothing was changed.' % (address, spec['name'], net_name, holder_name))
 
     def plan(self, spec, state='started', container=False, image=False, pull='missing', check_ports=True, check_networks=None):
         """Compare ``spec`` with the container of that name and decide what to do.
@@ -1404,7 +1437,7 @@ class ContainerEngine(object):
                 plan['action'] = 'recover'
         if state != 'absent' and spec.get('image') and any(a in ('create', 'replace', 'update') for a in plan['actions']):
             if check_networks or (check_networks is None and not (spec.get('labels') or {}).get(LABEL_STACK)):
-                self.check_networks(spec)
+                self.check_networks(spec, container)
         if check_ports and state != 'absent' and spec.get('ports') and (
                 any(a in ('create', 'start', 'restart') for a in plan['actions'])
                 or ('replace' in plan['actions'] and plan.get('start_new'))):
@@ -1598,7 +1631,7 @@ class ContainerEngine(object):
             except (APIError, RequestException, DockerException):
                 pass
             raise ContainerEngineError('%s The container %s was created but did not start (status %s).' % (
-                exc.msg, name, facts.get('status') or 'unknown'), facts=facts)
+                _sentence(exc.msg), name, facts.get('status') or 'unknown'), facts=facts)
 
     def _stop(self, cid, name, force_kill, stop_timeout):
         """Stop (or kill) a container; ``stop_timeout`` must be given, so that the read timeout of the request covers it."""
@@ -1652,22 +1685,32 @@ class ContainerEngine(object):
         before = dict((n['name'], n) for n in diff['before'])
         after = dict((n['name'], n) for n in diff['after'])
         done = []
+        pending = None
         try:
             for net_name, network in wanted.items():
                 if net_name not in actual:
+                    pending = net_name
                     self._connect(cid, name, net_name, network)
                     done.append(('connected', net_name))
             for net_name, network in wanted.items():
                 if net_name in actual and before.get(net_name) != after.get(net_name):
                     self._disconnect(cid, name, net_name)
                     done.append(('disconnected', net_name))
+                    pending = net_name
                     self._connect(cid, name, net_name, network)
                     done[-1] = ('changed', net_name)
+            pending = None
             for net_name in actual:
                 if net_name not in after:
                     self._disconnect(cid, name, net_name)
                     done.append(('disconnected', net_name))
         except ContainerEngineError as exc:
+            if pending is not None:
+                # The engine may have half made a connection it refused (it does for an address outside the subnet).
+                try:
+                    self.api.disconnect_container_from_network(cid, pending)
+                except (APIError, RequestException, DockerException):
+                    pass
             failed = []
             for step, net_name in reversed(done):
                 try:
@@ -1679,8 +1722,8 @@ class ContainerEngine(object):
                     failed.append(net_name)
             if failed:
                 raise ContainerEngineError('%s The networks of the container %s could not all be put back (%s).' % (
-                    exc.msg, name, ', '.join(sorted(set(failed)))))
-            raise ContainerEngineError('%s The networks of the container %s were left as they were.' % (exc.msg, name))
+                    _sentence(exc.msg), name, ', '.join(sorted(set(failed)))))
+            raise ContainerEngineError('%s The networks of the container %s were left as they were.' % (_sentence(exc.msg), name))
 
     def _connect(self, cid, name, net_name, network):
         self._call_found('connect the container %s to the network %s' % (name, net_name),
@@ -1728,7 +1771,7 @@ class ContainerEngine(object):
             new_id = self._create(spec, temp_name, carried=carried, aliases=not start_new)
         except ContainerEngineError as exc:
             raise ContainerEngineError('%s The container %s was not replaced.%s' % (
-                exc.msg, name, self._restore_note(old_id, old_running, stopped_old, stopped_at, plan)))
+                _sentence(exc.msg), name, self._restore_note(old_id, old_running, stopped_old, stopped_at, plan)))
         if start_new:
             try:
                 self._call_found('start the new container for %s' % name, self.api.start, new_id)
@@ -1737,7 +1780,7 @@ class ContainerEngine(object):
             except ContainerEngineError as exc:
                 self._forget(new_id)
                 raise ContainerEngineError('%s The container %s was not replaced.%s' % (
-                    exc.msg, name, self._restore_note(old_id, old_running, stopped_old, stopped_at, plan)), facts=exc.facts)
+                    _sentence(exc.msg), name, self._restore_note(old_id, old_running, stopped_old, stopped_at, plan)), facts=exc.facts)
 
         try:
             if old_running and not stopped_old:
