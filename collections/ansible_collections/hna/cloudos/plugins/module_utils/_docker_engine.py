@@ -1281,8 +1281,15 @@ class ContainerEngine(object):
                     raise ContainerEngineError(_docker_image.registry_auth_hint('The Docker engine at %s could not %s: %s' % (
                         self.docker_host, what, one_line(event.get('error'))), ref, auth, config_path))
         except APIError as exc:
-            raise ContainerEngineError(_docker_image.registry_auth_hint(api_error_message(self.docker_host, what, exc),
-                                                                        ref, auth, config_path))
+            text = one_line(getattr(exc, 'explanation', None) or exc)
+            status = getattr(getattr(exc, 'response', None), 'status_code', None)
+            message = 'The Docker engine at %s could not %s%s: %s' % (self.docker_host, what, ' (HTTP %s)' % status if status else '', text)
+            if auth is None and 'HTTP request to an HTTPS server' in text:
+                # The engine retried a refused HTTPS request over HTTP (an insecure registry): the refusal was the point.
+                message = ('The Docker engine at %s could not %s: the registry answered over HTTPS that authentication '
+                           'is required (the engine then retried over HTTP, which the registry does not serve)' % (
+                               self.docker_host, what))
+            raise ContainerEngineError(_docker_image.registry_auth_hint(message, ref, auth, config_path))
         except RequestException as exc:
             raise ContainerEngineError(connection_error_message(self.docker_host, exc, self.timeout, what))
         except DockerException as exc:
