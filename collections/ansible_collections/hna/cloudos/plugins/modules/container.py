@@ -47,9 +47,9 @@ options:
         (every database), or takes over the old one's anonymous volumes, the old container is stopped first
         (RV(actions) is V([stop, replace])) and started again if the new one fails; the failure then says for how long
         the service was down."
-      - The anonymous volumes declared in O(volumes) or O(mounts) (a target without source) are carried to the new
+      - "The anonymous volumes declared in O(volumes) or O(mounts) (a target without source) are carried to the new
         container: it mounts the old container's volumes, by name, at the same targets (recorded in the container label
-        C(io.hna.cloudos.engine.anonymous-volumes)), so that replacements neither lose nor orphan them.
+        C(io.hna.cloudos.engine.anonymous-volumes)), so that replacements neither lose nor orphan them."
       - "A replacement interrupted earlier (the run was killed or timed out) can leave containers named
         C(NAME-new-*) or C(NAME-old-*). Every run finds them and resolves them first (RV(actions) starts with
         V(recover), also in check mode): a replacement that had already given the new container its name is finished
