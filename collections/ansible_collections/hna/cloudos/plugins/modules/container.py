@@ -16,8 +16,9 @@ description:
     a limit) is a change too, and so is an image tag that now points to another image (images are compared by ID).
   - Memory and CPU limits, the restart policy and the networks (with their aliases and addresses) are changed on the running
     container. Any other change replaces the container safely, see O(state).
-  - A container that exists and already matches the task is left alone; this costs one inspection of the container and one
-    of its image, and no image is pulled when it is present (O(pull=missing)).
+  - A container that exists and already matches the task is left alone; this costs one inspection of the container, one
+    of its image and one container listing (for the leftovers of interrupted replacements), and no image is pulled when
+    it is present (O(pull=missing)).
 author:
   - HNA CloudOS maintainers (!UNKNOWN)
 options:
