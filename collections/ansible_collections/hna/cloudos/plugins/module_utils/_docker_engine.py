@@ -1286,8 +1286,8 @@ class ContainerEngine(object):
             message = 'The Docker engine at %s could not %s%s: %s' % (self.docker_host, what, ' (HTTP %s)' % status if status else '', text)
             if auth is None and 'HTTP request to an HTTPS server' in text:
                 # The engine retried a refused HTTPS request over HTTP (an insecure registry): the refusal was the point.
-                message = ('The Docker engine at %s could not %s: the registry answered over HTTPS that authentication '
-                           'is required (the engine then retried over HTTP, which the registry does not serve)' % (
+                message = ('The Docker engine at %s could not %s: the registry refused it over HTTPS (authentication '
+                           'required), and the engine then retried over HTTP, which the registry does not serve' % (
                                self.docker_host, what))
             raise ContainerEngineError(_docker_image.registry_auth_hint(message, ref, auth, config_path))
         except RequestException as exc:

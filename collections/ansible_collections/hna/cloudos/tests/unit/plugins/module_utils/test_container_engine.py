@@ -246,3 +246,32 @@ def test_a_read_timeout_is_not_called_unreachable():
     assert message.startswith('The Docker engine at unix:///var/run/docker.sock did not answer in time to stop the container '
                               'web (timeout: 60 s)')
     assert 'Cannot reach' not in message and 'running' not in message
+
+
+class PullAPI(object):
+    """A registry that needs credentials: without them the engine ends with its HTTP retry's error."""
+
+    def __init__(self):
+        self.auth = []
+
+    def pull(self, repository, tag=None, stream=False, decode=False, auth_config=None):
+        self.auth.append(auth_config)
+        if auth_config is None:
+            raise docker.errors.APIError('500', response=Answer(500), explanation='error parsing HTTP 400 response body: '
+                                         '"Client sent an HTTP request to an HTTPS server.\\n"')
+        return iter([{'status': 'Pulled'}])
+
+
+def test_pulls_send_the_stored_credentials_and_say_when_there_are_none(tmp_path):
+    config = tmp_path / 'config.json'
+    config.write_text('{"auths": {"registry.example:5000": {"auth": "dXNlcjpzZWNyZXQ="}}}')
+    client = Client()
+    client.params = {'timeout': 5, 'config_path': str(config)}
+    api = PullAPI()
+    de.ContainerEngine(client, api=api)._pull('registry.example:5000/shop/web:1')
+    assert api.auth == [{'serveraddress': 'registry.example:5000', 'username': 'user', 'password': 'secret'}]
+    with pytest.raises(de.ContainerEngineError) as caught:
+        de.ContainerEngine(client, api=api)._pull('other.example:5000/shop/web:1')
+    assert caught.value.msg.endswith('No credentials for other.example:5000 were found in %s: log in first '
+                                     '(hna.cloudos.registry_login or docker login).' % config)
+    assert 'only accepts TLS' not in caught.value.msg and 'secret' not in caught.value.msg
