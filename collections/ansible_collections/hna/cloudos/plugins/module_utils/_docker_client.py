@@ -282,6 +282,10 @@ def describe_connection_error(exc):
         if isinstance(item, OSError) and code in reasons:
             return 'connection', reasons[code]
     for item in chain:
+        # A read timeout: the connection was made, the engine did not answer in time.
+        if type(item).__name__ in ('ReadTimeout', 'ReadTimeoutError') or 'read timed out' in str(item).lower():
+            return 'timeout', 'the engine did not answer in time'
+    for item in chain:
         if isinstance(item, TimeoutError) or 'timed out' in str(item).lower() or 'timeout' in type(item).__name__.lower():
             return 'connection', 'no answer in time (timeout)'
     text = str(exc)
@@ -299,9 +303,17 @@ def describe_connection_error(exc):
     return 'connection', one_line(text) or type(exc).__name__
 
 
-def connection_error_message(docker_host, exc):
-    """Return the one-line message for an exception raised while reaching the engine at ``docker_host``."""
+def connection_error_message(docker_host, exc, timeout=None, what=None):
+    """Return the one-line message for an exception raised while reaching the engine at ``docker_host``.
+
+    ``timeout`` (the client's read timeout in seconds) and ``what`` (the request, completing "could not ...")
+    make the message of a read timeout more precise.
+    """
     kind, reason = describe_connection_error(exc)
+    if kind == 'timeout':
+        return ('The Docker engine at %s did not answer in time%s%s: it was reached, but the request took longer than the '
+                'client waits. Raise timeout (or DOCKER_TIMEOUT) if the engine is busy or the step is slow.' % (
+                    docker_host, ' to %s' % what if what else '', ' (timeout: %s s)' % timeout if timeout else ''))
     if kind == 'tls':
         return ('TLS connection to the Docker engine at %s failed: %s. Check ca_path (the CA that signed the engine '
                 'certificate), validate_certs, and client_cert/client_key (or DOCKER_CERT_PATH), and that the engine '
@@ -313,6 +325,22 @@ def connection_error_message(docker_host, exc):
             'running.' % (docker_host, reason))
 
 
+_HTML_TITLE_RE = re.compile(r'<title[^>]*>(.*?)</title>', re.IGNORECASE | re.DOTALL)
+
+
+def _looks_like_html(text):
+    """Tell whether an answer is an HTML page (a web server or proxy answered, not a Docker engine)."""
+    head = (text or '').lstrip()[:300].lower()
+    return head.startswith('<') and any(tag in head for tag in ('<!doctype html', '<html', '<head', '<body', '<title'))
+
+
+def html_title(text):
+    """Return `` ("TITLE")`` for an HTML page with a title (at most 80 characters), ``''`` otherwise."""
+    match = _HTML_TITLE_RE.search(text or '')
+    title = one_line(re.sub(r'<[^>]*>', '', match.group(1))) if match else ''
+    return ' ("%s")' % title[:80] if title else ''
+
+
 def api_error_message(docker_host, what, exc):
     """Return the one-line message for an error answer of the engine."""
     explanation = getattr(exc, 'explanation', None) or str(exc)
@@ -322,6 +350,9 @@ def api_error_message(docker_host, what, exc):
     if status is None and getattr(exc, 'response', None) is not None:
         status = getattr(exc.response, 'status_code', None)
     text = one_line(explanation)
+    if _looks_like_html(text):
+        return ('The service at %s answered HTTP %s with a web page%s instead of a Docker engine answer: check docker_host '
+                '(or DOCKER_HOST) points at the Docker engine.' % (docker_host, status or '?', html_title(text)))
     if 'HTTP request to an HTTPS server' in text:
         return ('The Docker engine at %s only accepts TLS connections: set tls: true (and validate_certs: true with '
                 'ca_path, client_cert and client_key as the engine requires).' % docker_host)
@@ -404,7 +435,7 @@ class DockerClient(object):
             self.fail('The Docker engine at %s could not %s: its answer is not valid JSON (%s)' % (self.docker_host, what, one_line(exc)),
                       exception=traceback.format_exc(), **partial_results)
         except RequestException as exc:
-            self.fail(connection_error_message(self.docker_host, exc), **partial_results)
+            self.fail(connection_error_message(self.docker_host, exc, self.params.get('timeout'), what), **partial_results)
         except DockerException as exc:
             self.fail('Docker engine at %s: could not %s: %s' % (self.docker_host, what, exc),
                       exception=traceback.format_exc(), **partial_results)
@@ -453,7 +484,7 @@ class DockerClient(object):
             self.fail('The service at %s does not answer like a Docker engine: %s' % (self.docker_host, one_line(exc)),
                       exception=traceback.format_exc())
         except RequestException as exc:
-            self.fail(connection_error_message(self.docker_host, exc))
+            self.fail(connection_error_message(self.docker_host, exc, self.params.get('timeout'), 'tell its version'))
         except DockerException as exc:
             self.fail('The service at %s does not answer like a Docker engine: %s' % (self.docker_host, one_line(exc)),
                       exception=traceback.format_exc())

@@ -52,6 +52,8 @@ from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import 
     one_line,
 )
 
+from ansible_collections.hna.cloudos.plugins.module_utils import _docker_image
+
 try:
     from ansible_collections.hna.cloudos.plugins.module_utils import _namespace
 except ImportError:  # pragma: no cover - only while the namespace support is absent
@@ -1028,10 +1030,170 @@ def split_image_ref(ref):
 # --- the engine --------------------------------------------------------------------------------
 
 
+#: Container labels with this prefix are the engine's own bookkeeping (never part of a spec, ignored by the comparison).
+LABEL_ENGINE_PREFIX = 'io.hna.cloudos.engine.'
+#: Volumes, by name, that the engine carried from a replaced container: they were anonymous volumes (or carried
+#: before), so they are removed with the container when it is removed with its volumes. Comma-separated names.
+LABEL_ANONYMOUS_VOLUMES = 'io.hna.cloudos.engine.anonymous-volumes'
+#: Seconds the engine gives a container to stop when neither the caller nor the container says (the engine default).
+DEFAULT_STOP_TIMEOUT = 10
+#: Modes of a replacement: the new container runs beside the old one until it is healthy, or the old one stops first.
+REPLACE_MODES = ('start-first', 'stop-first')
+
+_ANONYMOUS_VOLUME_RE = re.compile(r'^[0-9a-f]{64}$')
+_WILDCARD_IPS = ('', '0.0.0.0', '::')
+
+
+def _sentence(text):
+    """Return ``text`` ending with a full stop, so that another sentence can follow it."""
+    text = (text or '').rstrip()
+    return text if text.endswith(('.', '!', '?')) else text + '.'
+
+
+def leftover_pattern(name):
+    """Return the regular expression of the temporary names a replacement of ``name`` uses (``NAME-new-HEX``, ``NAME-old-HEX``)."""
+    return re.compile(r'^%s-(new|old)-[0-9a-f]{8,64}$' % re.escape(name))
+
+
+def engine_volumes(container):
+    """Return the names of the volumes the engine carried into an inspected container (label :data:`LABEL_ANONYMOUS_VOLUMES`)."""
+    labels = ((container or {}).get('Config') or {}).get('Labels') or {}
+    return [item.strip() for item in (labels.get(LABEL_ANONYMOUS_VOLUMES) or '').split(',') if item.strip()]
+
+
+def carried_volumes(spec, container):
+    """Return ``{target: volume_name}``: the old container's anonymous volumes that a replacement takes over.
+
+    A mount the spec declares without a source (an anonymous volume) takes the volume the old container has at
+    the same target when that volume is anonymous there too, or was carried into it before.
+    """
+    if not container:
+        return {}
+    known = set(engine_volumes(container))
+    declared_sources = {}
+    for mount in (container.get('HostConfig') or {}).get('Mounts') or []:
+        declared_sources[(mount.get('Target') or '').rstrip('/') or '/'] = mount.get('Source') or None
+    have = {}
+    for mount in container.get('Mounts') or []:
+        if (mount.get('Type') or 'volume') != 'volume' or not mount.get('Name'):
+            continue
+        target = (mount.get('Destination') or '').rstrip('/') or '/'
+        volume = mount['Name']
+        if volume in known or (declared_sources.get(target) is None and _ANONYMOUS_VOLUME_RE.match(volume)):
+            have[target] = volume
+    result = {}
+    for mount in spec.get('mounts') or []:
+        if mount['type'] == 'volume' and not mount['source'] and mount['target'] in have:
+            result[mount['target']] = have[mount['target']]
+    return result
+
+
+def engine_view(container, spec=None):
+    """Return the inspected container as the comparison must see it: without the engine's bookkeeping.
+
+    The engine labels are left out, and the volumes the engine carried are shown as the anonymous volumes the
+    spec declared (no source). The inspected dictionary itself is not changed.
+    """
+    if not container:
+        return container
+    labels = (container.get('Config') or {}).get('Labels') or {}
+    carried = set(engine_volumes(container))
+    if not carried and not any(key.startswith(LABEL_ENGINE_PREFIX) for key in labels):
+        return container
+    view = dict(container)
+    view['Config'] = dict(container.get('Config') or {})
+    view['Config']['Labels'] = dict((k, v) for k, v in labels.items() if not k.startswith(LABEL_ENGINE_PREFIX))
+    if carried:
+        host_config = dict(container.get('HostConfig') or {})
+        mounts = []
+        for mount in host_config.get('Mounts') or []:
+            if (mount.get('Type') or 'volume') == 'volume' and mount.get('Source') in carried:
+                mount = dict((k, v) for k, v in mount.items() if k != 'Source')
+            mounts.append(mount)
+        host_config['Mounts'] = mounts
+        view['HostConfig'] = host_config
+    return view
+
+
+def replace_reasons(spec, container, carried=None):
+    """Return why a replacement of ``container`` by ``spec`` must stop the old container first (``[]`` when it need not).
+
+    Old and new cannot run together when they would share a fixed host port, a fixed IPv4 address, or data
+    that one of them writes: a named volume or a bind mount both mount (every database), or an anonymous
+    volume carried from the old container to the new one.
+    """
+    if not container:
+        return []
+    reasons = []
+    host_config = container.get('HostConfig') or {}
+    old_ports = set((p['protocol'], p['host_port']) for p in _actual_ports(host_config) if p['host_port'])
+    shared_ports = ['%s/%s' % (port, protocol) for port, protocol in sorted(
+        set((p['host_port'], p['protocol']) for p in spec.get('ports') or [] if p['host_port'] and (p['protocol'], p['host_port']) in old_ports))]
+    if shared_ports:
+        reasons.append('the host port %s is published by the old container' % ', '.join(shared_ports))
+    old_networks = _actual_networks(container)
+    for network in spec.get('networks') or []:
+        if network['ipv4_address'] and (old_networks.get(network['name']) or {}).get('ipv4_address') == network['ipv4_address']:
+            reasons.append('the IPv4 address %s on %s is the old container\'s' % (network['ipv4_address'], network['name']))
+    old_mounts = container.get('Mounts') or []
+    old_volumes = set(m.get('Name') for m in old_mounts if (m.get('Type') or 'volume') == 'volume' and m.get('Name'))
+    old_binds = set((m.get('Source') or '').rstrip('/') or '/' for m in old_mounts if m.get('Type') == 'bind')
+    for mount in spec.get('mounts') or []:
+        if mount['read_only']:
+            continue
+        if mount['type'] == 'volume' and mount['source'] and mount['source'] in old_volumes:
+            reasons.append('the volume %s (%s) is shared with the old container' % (mount['source'], mount['target']))
+        elif mount['type'] == 'bind' and mount['source'] and (mount['source'].rstrip('/') or '/') in old_binds:
+            reasons.append('the bind mount %s (%s) is shared with the old container' % (mount['source'], mount['target']))
+    for target, volume in sorted((carried or {}).items()):
+        reasons.append('the anonymous volume %s (%s) is carried from the old container' % (volume[:12], target))
+    return reasons
+
+
+def _ports_overlap(ip_a, ip_b):
+    return ip_a in _WILDCARD_IPS or ip_b in _WILDCARD_IPS or ip_a == ip_b
+
+
+def port_conflicts(specs, listing, replacing=()):
+    """Return the fixed host ports of ``specs`` that another container already publishes, or that two specs share.
+
+    ``listing`` is the engine's list of running containers; the containers named like a spec (or a leftover of its
+    replacement) and those in ``replacing`` (names or IDs) do not count. Each conflict is
+    ``{name, port, holder}`` (``port`` as ``HOST_IP:PORT/PROTOCOL``).
+    """
+    own = set(spec['name'] for spec in specs)
+    patterns = [leftover_pattern(name) for name in own]
+    skip = set(replacing or ())
+    held = []
+    for entry in listing or []:
+        names = [n.lstrip('/') for n in entry.get('Names') or []]
+        if any(n in own or n in skip or any(p.match(n) for p in patterns) for n in names) or entry.get('Id') in skip \
+                or any(entry.get('Id', '').startswith(r) for r in skip if len(r) >= 12):
+            continue
+        for port in entry.get('Ports') or []:
+            if port.get('PublicPort'):
+                held.append((port.get('IP') or '', int(port['PublicPort']), port.get('Type') or 'tcp', names[0] if names else entry.get('Id', '')[:12]))
+    conflicts = []
+    wanted = []
+    for spec in specs:
+        for port in spec.get('ports') or []:
+            if not port['host_port']:
+                continue
+            ip, number, protocol = port['host_ip'] or '', port['host_port'], port['protocol']
+            shown = '%s:%s/%s' % (ip or '0.0.0.0', number, protocol)
+            for held_ip, held_port, held_protocol, holder in held + wanted:
+                if held_port == number and held_protocol == protocol and _ports_overlap(ip, held_ip) and holder != spec['name']:
+                    conflicts.append(dict(name=spec['name'], port=shown, holder=holder))
+                    break
+            wanted.append((ip, number, protocol, spec['name']))
+    return conflicts
+
+
 class ContainerEngine(object):
     """Bring containers to their spec on one Docker engine.
 
-    :param client: the module's ``DockerClient`` (for ``check_mode`` and ``docker_host``).
+    :param client: the module's ``DockerClient`` (for ``check_mode``, ``docker_host`` and the ``timeout`` and
+        ``config_path`` options when the module has them).
     :param api: the ``docker.APIClient`` to use; defaults to ``client.api``. Give each thread its own
         (``client.new_api()``) and its own engine.
 
@@ -1043,6 +1205,9 @@ class ContainerEngine(object):
         self.api = api if api is not None else client.api
         self.check_mode = bool(getattr(client, 'check_mode', False))
         self.docker_host = getattr(client, 'docker_host', None)
+        params = getattr(client, 'params', None) or {}
+        self.timeout = params.get('timeout')
+        self.config_path = params.get('config_path') or None
         self._default_log_driver = None
 
     # -- requests --------------------------------------------------------------------------------
@@ -1056,7 +1221,7 @@ class ContainerEngine(object):
         except APIError as exc:
             raise ContainerEngineError(api_error_message(self.docker_host, what, exc))
         except RequestException as exc:
-            raise ContainerEngineError(connection_error_message(self.docker_host, exc))
+            raise ContainerEngineError(connection_error_message(self.docker_host, exc, self.timeout, what))
         except (DockerException, ValueError) as exc:
             raise ContainerEngineError('The Docker engine at %s could not %s: %s' % (self.docker_host, what, one_line(exc)))
 
@@ -1078,7 +1243,8 @@ class ContainerEngine(object):
     def image(self, ref, pull='missing'):
         """Return the inspected image ``ref``, pulling it as ``pull`` says (never in check mode).
 
-        Returns ``None`` in check mode when the image would have to be pulled first.
+        Returns ``None`` in check mode when the image would have to be pulled first. A pull uses the
+        registry credentials of the Docker client configuration (as ``hna.cloudos.image`` does).
         """
         if pull not in PULLS:
             raise SpecError('pull: %r is not one of %s.' % (pull, ', '.join(PULLS)))
@@ -1104,17 +1270,28 @@ class ContainerEngine(object):
     def _pull(self, ref):
         repository, tag = split_image_ref(ref)
         what = 'pull the image %s' % ref
+        config_path = self.config_path or _docker_image.default_config_path()
         try:
-            for event in self.api.pull(repository, tag=tag, stream=True, decode=True):
+            auth = _docker_image.auth_for(ref, config_path)
+        except _docker_image.ImageError as exc:
+            raise ContainerEngineError('Cannot %s: %s' % (what, exc))
+        try:
+            for event in self.api.pull(repository, tag=tag, stream=True, decode=True, auth_config=auth):
                 if isinstance(event, dict) and event.get('error'):
-                    raise ContainerEngineError('The Docker engine at %s could not %s: %s' % (
-                        self.docker_host, what, one_line(event.get('error'))))
-        except NotFound as exc:
-            raise ContainerEngineError(api_error_message(self.docker_host, what, exc))
+                    raise ContainerEngineError(_docker_image.registry_auth_hint('The Docker engine at %s could not %s: %s' % (
+                        self.docker_host, what, one_line(event.get('error'))), ref, auth, config_path))
         except APIError as exc:
-            raise ContainerEngineError(api_error_message(self.docker_host, what, exc))
+            text = one_line(getattr(exc, 'explanation', None) or exc)
+            status = getattr(getattr(exc, 'response', None), 'status_code', None)
+            message = 'The Docker engine at %s could not %s%s: %s' % (self.docker_host, what, ' (HTTP %s)' % status if status else '', text)
+            if auth is None and 'HTTP request to an HTTPS server' in text:
+                # The engine retried a refused HTTPS request over HTTP (an insecure registry): the refusal was the point.
+                message = ('The Docker engine at %s could not %s: the registry refused it over HTTPS (authentication '
+                           'required), and the engine then retried over HTTP, which the registry does not serve' % (
+                               self.docker_host, what))
+            raise ContainerEngineError(_docker_image.registry_auth_hint(message, ref, auth, config_path))
         except RequestException as exc:
-            raise ContainerEngineError(connection_error_message(self.docker_host, exc))
+            raise ContainerEngineError(connection_error_message(self.docker_host, exc, self.timeout, what))
         except DockerException as exc:
             raise ContainerEngineError('The Docker engine at %s could not %s: %s' % (self.docker_host, what, one_line(exc)))
 
@@ -1125,37 +1302,167 @@ class ContainerEngine(object):
         except NotFound:
             return None
 
-    def plan(self, spec, state='started', container=False, image=False, pull='missing'):
+    def leftovers(self, name):
+        """Return the list entries of the containers a replacement of ``name`` left behind (``NAME-new-*``, ``NAME-old-*``).
+
+        One container listing; the newest first.
+        """
+        entries = self._call('list the containers', self.api.containers, all=True, filters={'name': '%s-' % name}) or []
+        pattern = leftover_pattern(name)
+        found = [entry for entry in entries if any(pattern.match(n.lstrip('/')) for n in entry.get('Names') or [])]
+        return sorted(found, key=lambda entry: entry.get('Created') or 0, reverse=True)
+
+    def port_conflicts(self, specs, replacing=()):
+        """Check, from one container listing, the fixed host ports of ``specs`` (one spec or a list).
+
+        Return the conflicts (``{name, port, holder}``, see :func:`port_conflicts`): ports another running
+        container publishes (the containers of those names, their replacement leftovers and ``replacing``, names
+        or IDs, do not count), or that two of the specs publish. No request is made when no spec has a fixed port.
+        """
+        if isinstance(specs, dict):
+            specs = [specs]
+        if not any(fixed_host_ports(spec) for spec in specs):
+            return []
+        listing = self._call('list the containers', self.api.containers, all=False) or []
+        return port_conflicts(specs, listing, replacing)
+
+    def check_ports(self, specs, replacing=()):
+        """Raise :class:`ContainerEngineError` naming the first host port of ``specs`` already taken (see :meth:`port_conflicts`)."""
+        conflicts = self.port_conflicts(specs, replacing)
+        if conflicts:
+            first = conflicts[0]
+            more = ' (and %d more)' % (len(conflicts) - 1) if len(conflicts) > 1 else ''
+            raise ContainerEngineError('The host port %s of %s is already published by the container %s%s: stop or change that '
+                                       'container, or choose another port. Nothing was changed.' % (
+                                           first['port'], first['name'], first['holder'], more))
+
+    def check_networks(self, spec, container=None):
+        """Raise :class:`SpecError` for the first network of ``spec`` the container cannot join.
+
+        The network must exist, and a fixed IPv4 address must be in one of its subnets and not used by another
+        container than ``container`` (or a leftover of its replacement). Checked before any change, because
+        the engine keeps a connection it refused in the container's configuration (the container then cannot
+        start again).
+        """
+        own = set([spec['name']])
+        if container:
+            own.add(container.get('Id'))
+        pattern = leftover_pattern(spec['name'])
+        for network in spec.get('networks') or []:
+            net_name = network['name']
+            if net_name in SPECIAL_NETWORK_MODES or net_name.startswith('container:'):
+                continue
+            try:
+                actual = self._call('inspect the network %s' % net_name, self.api.inspect_network, net_name) or {}
+            except NotFound:
+                raise SpecError('networks: the network %s of %s does not exist on the Docker engine at %s: create it first or '
+                                'correct its name. Nothing was changed.' % (net_name, spec['name'], self.docker_host))
+            address = network.get('ipv4_address')
+            if not address:
+                continue
+            subnets = [c.get('Subnet') for c in (actual.get('IPAM') or {}).get('Config') or [] if c.get('Subnet')]
+            try:
+                inside = any(ipaddress.ip_address(address) in ipaddress.ip_network(subnet, strict=False) for subnet in subnets)
+            except ValueError:
+                inside = False
+            if not inside:
+                raise SpecError('networks: the address %s of %s is not in the subnet of the network %s (%s): choose an address '
+                                'in it. Nothing was changed.' % (address, spec['name'], net_name, ', '.join(subnets) or 'none'))
+            for holder_id, holder in ((actual.get('Containers') or {}).items()):
+                holder_name = (holder or {}).get('Name') or holder_id[:12]
+                if (holder.get('IPv4Address') or '').split('/')[0] == address and holder_id not in own \
+                        and holder_name not in own and not pattern.match(holder_name):
+                    raise SpecError('networks: the address %s of %s on the network %s is already used by the container %s: '
+                                    'choose another address. Nothing was changed.' % (address, spec['name'], net_name, holder_name))
+
+    def plan(self, spec, state='started', container=False, image=False, pull='missing', check_ports=True, check_networks=None):
         """Compare ``spec`` with the container of that name and decide what to do.
 
         Returns ``{"name", "action", "actions", "differences", ...}``: ``action`` is the main step
-        (``create``, ``update``, ``replace``, ``start``, ``stop``, ``restart``, ``remove`` or ``none``),
+        (``create``, ``update``, ``replace``, ``start``, ``stop``, ``restart``, ``remove``, ``recover`` or ``none``),
         ``actions`` every step in order (for example ``['update', 'start']``), ``differences`` the
-        fields that differ (``{field, before, after, in_place}``). The other keys are for :meth:`apply`.
+        fields that differ (``{field, before, after, in_place}``). The other keys are for :meth:`apply`;
+        a replacement has ``replace_mode`` (``start-first`` or ``stop-first``, then ``actions`` starts with
+        ``stop``) and ``replace_reason``.
         ``container`` and ``image`` may be given when already inspected (``None`` meaning absent);
         otherwise this costs one inspect of each (the image is only inspected when the spec needs it).
+
+        Leftovers of an interrupted replacement (``NAME-new-*``, ``NAME-old-*``) are found here and resolved
+        first by :meth:`apply` (action ``recover``): a replacement that had renamed the new container to the
+        name is finished (the old container is removed); any other is undone (the new container is removed,
+        and the old one gets its name back when it had lost it). The plan is then made against what is left.
+
+        Before any change the plan checks that every declared network exists (``check_networks``; by default
+        not for a spec of ``hna.cloudos.stack``, which creates its networks itself) and, when a container is
+        to be started, that no other container publishes its fixed host ports (``check_ports``; a caller
+        such as the stack module passes ``False`` and calls :meth:`check_ports` once for all its specs).
         """
+        name = spec['name']
+        leftovers = self.leftovers(name)
         if container is False:
-            container = self.find(spec['name'])
+            container = self.find(name)
+        recover = None
+        if leftovers:
+            recover = dict(remove=[], restore=None)
+            for entry in leftovers:
+                names = [n.lstrip('/') for n in entry.get('Names') or []]
+                if container is None and state != 'absent' and recover['restore'] is None \
+                        and any('-old-' in n[len(name):] for n in names):
+                    recover['restore'] = entry['Id']
+                else:
+                    recover['remove'].append(dict(id=entry['Id'], name=names[0] if names else entry['Id'][:12],
+                                                  old='-old-' in (names[0] if names else '')[len(name):]))
+            if recover['restore'] is not None:
+                container = self.find(recover['restore'])
         if image is False:
             image = None
             if state != 'absent' and spec.get('image'):
                 image = self.image(spec['image'], pull)
+        view = engine_view(container, spec)
         default_log_driver = DEFAULT_LOG_DRIVER
         if container is not None and spec.get('image') and not spec.get('log_driver'):
             have = ((container.get('HostConfig') or {}).get('LogConfig') or {}).get('Type')
             if have and have != DEFAULT_LOG_DRIVER:
                 default_log_driver = self.default_log_driver()
-        return decide(spec, state, container, image, default_log_driver)
+        plan = decide(spec, state, view, image, default_log_driver)
+        plan['container'] = container
+        plan['leftovers'] = recover
+        plan['replace_mode'] = None
+        plan['replace_reason'] = None
+        plan['carried_volumes'] = {}
+        if 'replace' in plan['actions']:
+            carried = carried_volumes(spec, container)
+            reasons = replace_reasons(spec, container, carried)
+            plan['carried_volumes'] = carried
+            plan['replace_mode'] = 'stop-first' if reasons else 'start-first'
+            plan['replace_reason'] = '; '.join(reasons) or None
+            if reasons and plan.get('start_new') and container_status(container)[0]:
+                plan['actions'] = ['stop'] + plan['actions']
+        if recover:
+            plan['actions'] = ['recover'] + plan['actions']
+            if plan['action'] == 'none':
+                plan['action'] = 'recover'
+        if state != 'absent' and spec.get('image') and any(a in ('create', 'replace', 'update') for a in plan['actions']):
+            if check_networks or (check_networks is None and not (spec.get('labels') or {}).get(LABEL_STACK)):
+                self.check_networks(spec, container)
+        if check_ports and state != 'absent' and spec.get('ports') and (
+                any(a in ('create', 'start', 'restart') for a in plan['actions'])
+                or ('replace' in plan['actions'] and plan.get('start_new'))):
+            self.check_ports(spec, replacing=[container['Id']] if container else [])
+        return plan
 
     def remove(self, name, force=True, volumes=False, stop_timeout=None):
-        """Remove the container ``name`` if it exists (stopping it first unless ``force``). Return whether one was removed."""
+        """Remove the container ``name`` if it exists (stopping it first unless ``force``). Return whether one was removed.
+
+        With ``volumes``, its anonymous volumes go too, the ones the engine carried into it included.
+        """
         container = self.find(name)
         if container is None:
             return False
         if self.check_mode:
             return True
-        self._remove(container['Id'], force=force, volumes=volumes, stop_timeout=stop_timeout, running=container_status(container)[0])
+        self._remove(container['Id'], force=force, volumes=volumes, stop_timeout=stop_timeout,
+                     running=container_status(container)[0], container=container)
         return True
 
     def apply(self, plan, wait='running', timeout=60, force_kill=False, keep_volumes=True, quota=True):
@@ -1181,15 +1488,20 @@ class ContainerEngine(object):
         if self.check_mode:
             return container_facts(container, image_ref)
 
-        if not actions:
+        if plan.get('leftovers'):
+            self._recover(plan)
+
+        if not any(action != 'recover' for action in actions):
             if container is not None and plan['state'] == 'started' and wait == 'healthy' \
                     and container_status(container)[1] not in (None, 'healthy'):
                 container = self._wait(container['Id'], 'healthy', timeout, name)
+            if plan.get('leftovers'):
+                return container_facts(self.find(container['Id']) if container else None, image_ref)
             return container_facts(container, image_ref)
 
         if plan['action'] == 'remove':
             self._remove(container['Id'], force=force_kill, volumes=not keep_volumes,
-                         stop_timeout=spec.get('stop_timeout'), running=container_status(container)[0])
+                         stop_timeout=spec.get('stop_timeout'), running=container_status(container)[0], container=container)
             return {}
 
         cid = container['Id'] if container is not None else None
@@ -1201,11 +1513,12 @@ class ContainerEngine(object):
             elif action == 'update':
                 self._update(cid, plan)
             elif action == 'start':
-                self._call_found('start the container %s' % name, self.api.start, cid)
+                self._start(cid, name, created='create' in actions)
             elif action == 'restart':
-                self._call_found('restart the container %s' % name, self.api.restart, cid, timeout=spec.get('stop_timeout') or 10)
-            elif action == 'stop':
-                self._stop(cid, name, force_kill, spec.get('stop_timeout'))
+                self._call_found('restart the container %s' % name, self.api.restart, cid,
+                                 timeout=self._stop_timeout(container, spec.get('stop_timeout')))
+            elif action == 'stop' and 'replace' not in actions:
+                self._stop(cid, name, force_kill, self._stop_timeout(container, spec.get('stop_timeout')))
 
         started = any(action in ('start', 'restart') for action in actions) or ('replace' in actions and plan.get('start_new'))
         if started and wait != 'none':
@@ -1213,6 +1526,17 @@ class ContainerEngine(object):
         return container_facts(self._call_found('inspect the container %s' % name, self.api.inspect_container, cid), image_ref)
 
     # -- steps ---------------------------------------------------------------------------------------
+
+    def _recover(self, plan):
+        """Resolve the leftovers of an interrupted replacement found by :meth:`plan` (see there for the rule)."""
+        name = plan['name']
+        leftovers = plan['leftovers']
+        for entry in leftovers['remove']:
+            # A leftover new container never owns carried volumes (they are the old container's, mounted by name);
+            # an old one that lost to a finished replacement gave its anonymous volumes to the new container.
+            self._remove(entry['id'], force=True, volumes=not entry['old'], stop_timeout=None, running=False)
+        if leftovers['restore'] is not None:
+            self._call_found('give the old container of %s its name back' % name, self.api.rename, leftovers['restore'], name)
 
     def _adds_resources(self, plan):
         return any(d['field'] in ('memory', 'cpus') for d in plan['differences'])
@@ -1226,6 +1550,8 @@ class ContainerEngine(object):
             raise ContainerEngineError('The container %s belongs to namespace %s, but this installation of the collection '
                                        'has no namespace support to check its quotas.' % (plan['name'], namespace))
         replacing = (plan['container']['Id'], ) if plan.get('container') else ()
+        # The leftovers of an interrupted replacement are removed before anything is created.
+        replacing += tuple(entry['id'] for entry in ((plan.get('leftovers') or {}).get('remove') or []))
         try:
             _namespace.check_quota(self.api, namespace, add_containers=1, add_volumes=0, add_cpus=spec.get('cpus') or 0.0,
                                    add_memory=spec.get('memory') or 0, replacing=replacing)
@@ -1234,24 +1560,56 @@ class ContainerEngine(object):
         except APIError as exc:
             raise ContainerEngineError(api_error_message(self.docker_host, 'check the quotas of namespace %s' % namespace, exc))
         except RequestException as exc:
-            raise ContainerEngineError(connection_error_message(self.docker_host, exc))
+            raise ContainerEngineError(connection_error_message(self.docker_host, exc, self.timeout))
         except DockerException as exc:
             raise ContainerEngineError('Could not check the quotas of namespace %s: %s' % (namespace, one_line(exc)))
 
-    def _create(self, spec, name):
-        """Create a container from ``spec`` under ``name``, connected to all its networks; return its ID."""
+    def _create(self, spec, name, carried=None, aliases=True):
+        """Create a container from ``spec`` under ``name``, connected to all its networks; return its ID.
+
+        ``carried`` (``{target: volume}``) mounts those volumes by name at the targets the spec declares as
+        anonymous volumes, and records them in the label :data:`LABEL_ANONYMOUS_VOLUMES`. Without ``aliases``
+        the container joins its networks without their aliases (see :meth:`_join_aliases`). A create that
+        fails (a timeout included) leaves no container behind.
+        """
         config, later = create_config(spec)
-        result = self._call_found('create the container %s' % name, self.api.create_container_from_config, config, name=name)
+        if carried:
+            for mount in (config.get('HostConfig') or {}).get('Mounts') or []:
+                if mount.get('Type') == 'volume' and not mount.get('Source') and mount.get('Target') in carried:
+                    mount['Source'] = carried[mount['Target']]
+            config['Labels'][LABEL_ANONYMOUS_VOLUMES] = ','.join(sorted(set(carried.values())))
+        if not aliases:
+            for endpoint in ((config.get('NetworkingConfig') or {}).get('EndpointsConfig') or {}).values():
+                endpoint['Aliases'] = None
+        try:
+            result = self._call_found('create the container %s' % name, self.api.create_container_from_config, config, name=name)
+        except ContainerEngineError:
+            # The engine may have created it although the answer did not arrive (a read timeout).
+            self._forget(name)
+            raise
         cid = result['Id']
         try:
             for network in later:
                 self._call_found('connect the container %s to the network %s' % (name, network['name']),
                                  self.api.connect_container_to_network, cid, network['name'],
-                                 ipv4_address=network['ipv4_address'], aliases=network['aliases'] or None)
+                                 ipv4_address=network['ipv4_address'], aliases=(network['aliases'] or None) if aliases else None)
         except ContainerEngineError:
             self._forget(cid)
             raise
         return cid
+
+    def _join_aliases(self, cid, spec, name):
+        """Give a container that joined its networks without aliases the aliases of ``spec`` (disconnect, connect).
+
+        The container name is added as an alias too, so that it resolves while the containers are renamed.
+        """
+        for network in spec['networks']:
+            if not network['aliases'] or network['name'] in SPECIAL_NETWORK_MODES:
+                continue
+            what = 'give the new container for %s its aliases on the network %s' % (name, network['name'])
+            self._call_found(what, self.api.disconnect_container_from_network, cid, network['name'])
+            self._call_found(what, self.api.connect_container_to_network, cid, network['name'],
+                             ipv4_address=network['ipv4_address'], aliases=list(network['aliases']) + [name])
 
     def _forget(self, cid):
         """Remove a container this engine has just created, ignoring any error (clean-up after a failure)."""
@@ -1260,19 +1618,51 @@ class ContainerEngine(object):
         except (APIError, RequestException, DockerException):
             pass
 
+    @staticmethod
+    def _stop_timeout(container, stop_timeout=None):
+        """Return the seconds a stop waits: ``stop_timeout``, else the container's own, else the engine default."""
+        if stop_timeout is not None:
+            return stop_timeout
+        own = ((container or {}).get('Config') or {}).get('StopTimeout')
+        return own if own is not None else DEFAULT_STOP_TIMEOUT
+
+    def _start(self, cid, name, created=False):
+        try:
+            self._call_found('start the container %s' % name, self.api.start, cid)
+        except ContainerEngineError as exc:
+            if not created:
+                raise
+            facts = {}
+            try:
+                facts = container_facts(self.api.inspect_container(cid))
+            except (APIError, RequestException, DockerException):
+                pass
+            raise ContainerEngineError('%s The container %s was created but did not start (status %s).' % (
+                _sentence(exc.msg), name, facts.get('status') or 'unknown'), facts=facts)
+
     def _stop(self, cid, name, force_kill, stop_timeout):
+        """Stop (or kill) a container; ``stop_timeout`` must be given, so that the read timeout of the request covers it."""
         if force_kill:
             self._call_found('kill the container %s' % name, self.api.kill, cid)
         else:
-            self._call_found('stop the container %s' % name, self.api.stop, cid, timeout=stop_timeout)
+            self._call_found('stop the container %s' % name, self.api.stop, cid,
+                             timeout=stop_timeout if stop_timeout is not None else DEFAULT_STOP_TIMEOUT)
 
-    def _remove(self, cid, force, volumes, stop_timeout, running):
+    def _remove(self, cid, force, volumes, stop_timeout, running, container=None):
+        if container is None and (volumes or (running and not force)):
+            container = self.find(cid)
         if running and not force:
-            self._call_found('stop the container %s' % cid[:12], self.api.stop, cid, timeout=stop_timeout)
+            self._call_found('stop the container %s' % cid[:12], self.api.stop, cid, timeout=self._stop_timeout(container, stop_timeout))
         try:
             self._call('remove the container %s' % cid[:12], self.api.remove_container, cid, v=volumes, force=True)
         except NotFound:
             pass
+        if volumes:
+            for volume in engine_volumes(container):
+                try:
+                    self._call('remove the volume %s of the container %s' % (volume, cid[:12]), self.api.remove_volume, volume)
+                except NotFound:
+                    pass
 
     def _update(self, cid, plan):
         spec = plan['spec']
@@ -1294,29 +1684,73 @@ class ContainerEngine(object):
             self._update_networks(cid, plan)
 
     def _update_networks(self, cid, plan):
+        """Change the networks of a container in place: connect first, disconnect last, and undo everything on failure."""
         name = plan['name']
         actual = _actual_networks(plan['container'])
         wanted = dict((n['name'], n) for n in desired_networks(plan['spec']))
         diff = [d for d in plan['differences'] if d['field'] == 'networks'][0]
         before = dict((n['name'], n) for n in diff['before'])
         after = dict((n['name'], n) for n in diff['after'])
-        for net_name in actual:
-            if net_name not in after or before.get(net_name) != after.get(net_name):
-                self._call_found('disconnect the container %s from the network %s' % (name, net_name),
-                                 self.api.disconnect_container_from_network, cid, net_name)
-        for net_name, network in wanted.items():
-            if net_name not in before or before.get(net_name) != after.get(net_name):
-                self._call_found('connect the container %s to the network %s' % (name, net_name),
-                                 self.api.connect_container_to_network, cid, net_name,
-                                 ipv4_address=network['ipv4_address'], aliases=network['aliases'] or None)
+        done = []
+        pending = None
+        try:
+            for net_name, network in wanted.items():
+                if net_name not in actual:
+                    pending = net_name
+                    self._connect(cid, name, net_name, network)
+                    done.append(('connected', net_name))
+            for net_name, network in wanted.items():
+                if net_name in actual and before.get(net_name) != after.get(net_name):
+                    self._disconnect(cid, name, net_name)
+                    done.append(('disconnected', net_name))
+                    pending = net_name
+                    self._connect(cid, name, net_name, network)
+                    done[-1] = ('changed', net_name)
+            pending = None
+            for net_name in actual:
+                if net_name not in after:
+                    self._disconnect(cid, name, net_name)
+                    done.append(('disconnected', net_name))
+        except ContainerEngineError as exc:
+            if pending is not None:
+                # The engine may have half made a connection it refused (it does for an address outside the subnet).
+                try:
+                    self.api.disconnect_container_from_network(cid, pending)
+                except (APIError, RequestException, DockerException):
+                    pass
+            failed = []
+            for step, net_name in reversed(done):
+                try:
+                    if step in ('connected', 'changed'):
+                        self._disconnect(cid, name, net_name)
+                    if step in ('disconnected', 'changed'):
+                        self._connect(cid, name, net_name, before.get(net_name) or dict(aliases=[], ipv4_address=None))
+                except ContainerEngineError:
+                    failed.append(net_name)
+            if failed:
+                raise ContainerEngineError('%s The networks of the container %s could not all be put back (%s).' % (
+                    _sentence(exc.msg), name, ', '.join(sorted(set(failed)))))
+            raise ContainerEngineError('%s The networks of the container %s were left as they were.' % (_sentence(exc.msg), name))
+
+    def _connect(self, cid, name, net_name, network):
+        self._call_found('connect the container %s to the network %s' % (name, net_name),
+                         self.api.connect_container_to_network, cid, net_name,
+                         ipv4_address=network.get('ipv4_address'), aliases=list(network.get('aliases') or []) or None)
+
+    def _disconnect(self, cid, name, net_name):
+        self._call_found('disconnect the container %s from the network %s' % (name, net_name),
+                         self.api.disconnect_container_from_network, cid, net_name)
 
     def _replace(self, plan, timeout, force_kill, keep_volumes):
         """Replace the container safely; return the new container's ID.
 
-        The new container is created beside the old one under a temporary name. When it must run,
-        it is started and must become healthy (or run, without a health check) before the old one is
-        stopped, renamed and removed. With fixed host ports or fixed IP addresses, which old and new
-        cannot hold together, the old container is stopped first and started again if the new one fails.
+        The new container is created beside the old one under a temporary name, on its networks but without
+        their aliases. When it must run, it is started and must become healthy (or run, without a health
+        check); only then does it get its aliases, and the old one is stopped, renamed and removed: the
+        aliases always resolve to a container that passed its health check. The anonymous volumes of the old
+        container are carried to the new one by name. With ``replace_mode`` ``stop-first`` (fixed host ports,
+        fixed IP addresses or written data shared with the old container, see :func:`replace_reasons`), the
+        old container is stopped first and started again if the new one fails.
         """
         spec = plan['spec']
         name = plan['name']
@@ -1324,39 +1758,40 @@ class ContainerEngine(object):
         old_id = old['Id']
         old_running = container_status(old)[0]
         start_new = plan.get('start_new')
-        exclusive = bool(fixed_host_ports(spec)) or any(n['ipv4_address'] for n in spec['networks'])
+        stop_first = plan.get('replace_mode') == 'stop-first'
+        carried = plan.get('carried_volumes') or {}
         temp_name = '%s-new-%s' % (name, uuid.uuid4().hex[:8])
+        old_stop_timeout = self._stop_timeout(old)
 
         stopped_old = False
+        stopped_at = None
         if (old.get('State') or {}).get('Restarting'):
             # A container in a restart loop serves nothing and cannot be renamed between two
             # restarts: stop it first (this also ends the loop).
-            self._stop(old_id, name, force_kill, spec.get('stop_timeout'))
+            self._stop(old_id, name, force_kill, old_stop_timeout)
             old_running = False
-        if start_new and old_running and exclusive:
-            self._stop(old_id, name, force_kill, spec.get('stop_timeout'))
+        if old_running and (stop_first or (carried and not start_new)):
+            self._stop(old_id, name, force_kill, old_stop_timeout)
             stopped_old = True
+            stopped_at = time.monotonic()
         try:
-            new_id = self._create(spec, temp_name)
+            new_id = self._create(spec, temp_name, carried=carried, aliases=not start_new)
         except ContainerEngineError as exc:
-            self._restore(old_id, stopped_old)
-            raise ContainerEngineError('%s The container %s was not replaced%s.' % (
-                exc.msg, name, ' and keeps running' if old_running else ''))
+            raise ContainerEngineError('%s The container %s was not replaced.%s' % (
+                _sentence(exc.msg), name, self._restore_note(old_id, old_running, stopped_old, stopped_at, plan)))
         if start_new:
             try:
                 self._call_found('start the new container for %s' % name, self.api.start, new_id)
                 self._wait(new_id, 'healthy', timeout, name, replacement=True)
+                self._join_aliases(new_id, spec, name)
             except ContainerEngineError as exc:
                 self._forget(new_id)
-                restored = self._restore(old_id, stopped_old)
-                kept = ' The old container keeps running.' if old_running and restored else ''
-                if stopped_old and not restored:
-                    kept = ' The old container was stopped to free its host ports and could not be started again.'
-                raise ContainerEngineError('%s The container %s was not replaced.%s' % (exc.msg, name, kept), facts=exc.facts)
+                raise ContainerEngineError('%s The container %s was not replaced.%s' % (
+                    _sentence(exc.msg), name, self._restore_note(old_id, old_running, stopped_old, stopped_at, plan)), facts=exc.facts)
 
         try:
             if old_running and not stopped_old:
-                self._stop(old_id, name, force_kill, spec.get('stop_timeout'))
+                self._stop(old_id, name, force_kill, old_stop_timeout)
             self._call_found('rename the old container %s' % name, self.api.rename, old_id, '%s-old-%s' % (name, old_id[:12]))
             self._call_found('rename the new container for %s' % name, self.api.rename, new_id, name)
         except ContainerEngineError as exc:
@@ -1367,8 +1802,23 @@ class ContainerEngine(object):
                 pass
             self._restore(old_id, old_running)
             raise ContainerEngineError('%s The container %s was not replaced.' % (exc.msg, name))
-        self._remove(old_id, force=True, volumes=not keep_volumes, stop_timeout=None, running=False)
+        # The old container's anonymous volumes now belong to the new one.
+        self._remove(old_id, force=True, volumes=not keep_volumes and not carried, stop_timeout=None, running=False, container=old)
         return new_id
+
+    def _restore_note(self, old_id, old_running, stopped_old, stopped_at, plan):
+        """Start the old container again if this engine stopped it; return what to tell the user about it."""
+        if not stopped_old:
+            return ' The old container keeps running.' if old_running else ''
+        restored = self._restore(old_id, True)
+        down = time.monotonic() - stopped_at
+        reason = plan.get('replace_reason')
+        why = ' (%s)' % reason if reason else ''
+        if restored:
+            return (' The old container was stopped first%s and has been started again: the service was down for %.1f s.'
+                    % (why, down))
+        return (' The old container was stopped first%s and could not be started again: the service is down (for %.1f s '
+                'so far).' % (why, down))
 
     def _restore(self, old_id, stopped_old):
         """Start the old container again if this engine stopped it; return whether it runs (or needed nothing)."""

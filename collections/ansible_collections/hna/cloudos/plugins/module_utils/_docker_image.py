@@ -528,6 +528,32 @@ def load_auth(config_path, registry):
     return find_auth(config, registry)
 
 
+def auth_for(ref, config_path=None):
+    """Return the credentials for the registry of the image ``ref`` (``None`` when there are none).
+
+    ``config_path`` defaults to :func:`default_config_path`. Shared by every module that pulls or pushes
+    (``image``, and the container engine of ``container`` and ``stack``), so that all of them use what
+    ``hna.cloudos.registry_login`` or ``docker login`` stored. Raise :class:`ImageError` for a broken file.
+    """
+    return load_auth(config_path or default_config_path(), registry_of(ref))
+
+
+def registry_auth_hint(message, ref, auth, config_path):
+    """Complete ``message`` (an error of the registry of ``ref``) with what to do when it is about credentials.
+
+    ``auth`` is what was sent (``None`` for nothing), ``config_path`` where the credentials were looked for.
+    """
+    lowered = message.lower()
+    if 'no basic auth credentials' in lowered or 'unauthorized' in lowered or 'authentication required' in lowered:
+        registry = registry_of(ref)
+        if auth is None:
+            return ('%s. No credentials for %s were found in %s: log in first (hna.cloudos.registry_login or '
+                    'docker login).' % (message.rstrip('.'), registry, config_path))
+        return ('%s. The credentials for %s in %s were refused: log in again.' % (
+            message.rstrip('.'), registry, config_path))
+    return message
+
+
 # --- the engine ----------------------------------------------------------------------------------
 
 
@@ -603,15 +629,7 @@ class ImageEngine(object):
         return descriptor.get('digest')
 
     def _registry_hint(self, message, ref):
-        lowered = message.lower()
-        if 'no basic auth credentials' in lowered or 'unauthorized' in lowered or 'authentication required' in lowered:
-            registry = registry_of(ref)
-            if self.auth(ref) is None:
-                return ('%s. No credentials for %s were found in %s: log in first (hna.cloudos.registry_login or '
-                        'docker login).' % (message.rstrip('.'), registry, self.config_path))
-            return ('%s. The credentials for %s in %s were refused: log in again.' % (
-                message.rstrip('.'), registry, self.config_path))
-        return message
+        return registry_auth_hint(message, ref, self.auth(ref), self.config_path)
 
     def build(self, path, tag, dockerfile='Dockerfile', args=None, target=None, labels=None, pull=False, nocache=False,
               context=None):

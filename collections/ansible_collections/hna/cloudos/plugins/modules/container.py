@@ -16,8 +16,9 @@ description:
     a limit) is a change too, and so is an image tag that now points to another image (images are compared by ID).
   - Memory and CPU limits, the restart policy and the networks (with their aliases and addresses) are changed on the running
     container. Any other change replaces the container safely, see O(state).
-  - A container that exists and already matches the task is left alone; this costs one inspection of the container and one
-    of its image, and no image is pulled when it is present (O(pull=missing)).
+  - A container that exists and already matches the task is left alone; this costs one inspection of the container, one
+    of its image and one container listing (for the leftovers of interrupted replacements), and no image is pulled when
+    it is present (O(pull=missing)).
 author:
   - HNA CloudOS maintainers (!UNKNOWN)
 options:
@@ -36,13 +37,27 @@ options:
       - V(restarted) is V(started), and restarts the container when it was neither created nor replaced by this task. This
         always reports a change.
       - V(absent) stops and removes the container if it exists.
-      - "A replacement is safe: the new container is created beside the old one under a temporary name and, when it must
-        run, started; only once it is healthy (or running, when it has no health check) is the old container stopped and
-        removed and the new one renamed to O(name). If the new container does not become healthy within O(wait_timeout)
-        seconds, it is removed, the old container keeps running, and the task fails with the reason (including the output
-        of the last health check)."
-      - When the new container publishes fixed host ports (or has fixed IP addresses), which the old one holds, the old
-        container is stopped first and started again if the new one fails.
+      - "A replacement is safe: the new container is created beside the old one under a temporary name, on its networks
+        but without their aliases, and, when it must run, started; only once it is healthy (or running, when it has no
+        health check) does it get its network aliases, is the old container stopped and removed and the new one renamed
+        to O(name). The aliases therefore never lead to a container that has not passed its health check. If the new
+        container does not become healthy within O(wait_timeout) seconds, it is removed, the old container keeps
+        running, and the task fails with the reason (including the output of the last health check)."
+      - "Old and new never run together when they cannot: when the new container publishes a fixed host port the old one
+        publishes, has the fixed IP address the old one has, writes to a named volume or bind mount the old one mounts
+        (every database), or takes over the old one's anonymous volumes, the old container is stopped first
+        (RV(actions) is V([stop, replace])) and started again if the new one fails; the failure then says for how long
+        the service was down."
+      - "The anonymous volumes declared in O(volumes) or O(mounts) (a target without source) are carried to the new
+        container: it mounts the old container's volumes, by name, at the same targets (recorded in the container label
+        C(io.hna.cloudos.engine.anonymous-volumes)), so that replacements neither lose nor orphan them."
+      - "A replacement interrupted earlier (the run was killed or timed out) can leave containers named
+        C(NAME-new-*) or C(NAME-old-*). Every run finds them and resolves them first (RV(actions) starts with
+        V(recover), also in check mode): a replacement that had already given the new container its name is finished
+        (the old container is removed); any other is undone (the new container is removed, and the old one gets O(name)
+        back if it had lost it). The task then goes on from there."
+      - Before any change, the task checks that every network in O(networks) exists (and that a fixed address is in its
+        subnet and free), and that no other container publishes the fixed host ports of a container it is to start.
     type: str
     choices: [present, started, stopped, restarted, absent]
     default: started
@@ -59,6 +74,9 @@ options:
       - V(always) pulls the image at every run (and replaces the container if the tag then points to a new image).
       - V(never) never pulls; the task fails when the engine does not have the image.
       - In check mode nothing is pulled; an image that would be pulled is reported as a difference.
+      - A pull uses the registry credentials stored in the Docker client configuration (C($DOCKER_CONFIG/config.json),
+        by default C(~/.docker/config.json)) by M(hna.cloudos.registry_login) or C(docker login), as M(hna.cloudos.image)
+        does.
     type: str
     choices: [missing, always, never]
     default: missing
@@ -266,7 +284,9 @@ options:
     default: false
   keep_volumes:
     description:
-      - Keep the anonymous volumes of a container that is removed or replaced. Named volumes are always kept.
+      - Keep the anonymous volumes of a container that is removed (or replaced, for the volumes the new container does not
+        take over). With V(false), the anonymous volumes carried from earlier replacements go with the container too.
+        Named volumes are always kept.
     type: bool
     default: true
 extends_documentation_fragment:
@@ -488,7 +508,9 @@ container:
 actions:
   description:
     - What the task did (or would do in check mode), in order. Each is one of V(create), V(update) (changed on the
-      running container), V(replace), V(start), V(stop), V(restart), V(remove).
+      running container), V(replace), V(start), V(stop), V(restart), V(remove), V(recover).
+    - V(recover) means leftovers of an interrupted replacement were (or would be) resolved first, see O(state).
+    - V(stop) before V(replace) means the old container is stopped before the new one starts, see O(state).
   returned: always
   type: list
   elements: str

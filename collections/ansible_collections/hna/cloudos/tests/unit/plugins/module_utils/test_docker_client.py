@@ -333,7 +333,7 @@ def test_one_line():
     (refused_error, 'connection', 'connection refused'),
     (missing_socket_error, 'connection', 'the socket file does not exist'),
     (lambda: PermissionError(errno.EACCES, 'Permission denied'), 'connection', 'permission denied on the socket'),
-    (lambda: requests.exceptions.ReadTimeout('Read timed out. (read timeout=60)'), 'connection', 'no answer in time (timeout)'),
+    (lambda: requests.exceptions.ReadTimeout('Read timed out. (read timeout=60)'), 'timeout', 'the engine did not answer in time'),
     (lambda: _raised(requests.exceptions.ConnectionError('x'), socket.timeout('timed out')), 'connection', 'no answer in time (timeout)'),
     (lambda: requests.exceptions.ConnectionError('[Errno -2] Name or service not known'), 'connection', 'the host name cannot be resolved'),
     (cert_verify_error, 'tls', 'certificate verify failed: self-signed certificate'),

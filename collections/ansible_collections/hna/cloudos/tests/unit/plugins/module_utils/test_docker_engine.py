@@ -441,9 +441,13 @@ class FakeAPI(object):
     def connect_container_to_network(self, *args, **kwargs):
         self.calls.append(('connect', args[1]))
 
+    def containers(self, all=False, filters=None):
+        self.calls.append(('list', bool(all)))
+        return []
+
 
 def steps(api):
-    return [call for call in api.calls if call[0] != 'inspect']
+    return [call for call in api.calls if call[0] not in ('inspect', 'list')]
 
 
 def test_replace_starts_the_new_container_before_stopping_the_old(monkeypatch):
@@ -499,7 +503,7 @@ def test_check_mode_changes_nothing():
     assert steps(api) == []
 
 
-def test_no_op_costs_two_inspections():
+def test_no_op_costs_two_inspections_and_one_listing():
     spec = make_spec(env={'A': '1'})
     api = FakeAPI(container_for(spec, health='healthy'))
     calls = []
@@ -509,7 +513,7 @@ def test_no_op_costs_two_inspections():
     assert plan['actions'] == []
     facts = engine.apply(plan, wait='healthy', timeout=5)
     assert facts['health'] == 'healthy'
-    assert api.calls == [('inspect', 'web')]
+    assert api.calls == [('list', True), ('inspect', 'web')]
     assert calls == [('inspect_image', 'hnatest/web:1')]
 
 
