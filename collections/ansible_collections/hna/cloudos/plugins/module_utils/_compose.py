@@ -25,7 +25,6 @@ import ipaddress
 import math
 import os
 import re
-import shlex
 import traceback
 
 YAML_IMPORT_ERROR = None

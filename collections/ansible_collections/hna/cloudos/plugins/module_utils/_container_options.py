@@ -787,6 +787,13 @@ def _stop_timeout(value, option):
     return number
 
 
+def _absolute_path(value, option):
+    value = _optional_text(value, option)
+    if value is not None and not value.startswith('/'):
+        raise _bad(option, 'must be an absolute path, not %s' % _q(value))
+    return value
+
+
 def _stop_signal(value, option):
     value = _optional_text(value, option)
     if value is not None and not SIGNAL_RE.match(value):
@@ -1289,6 +1296,16 @@ def _compare_ipc(spec, ctx):
     return None if have == spec['ipc'] else (have or None, spec['ipc'])
 
 
+#: Security options the engine adds by itself (``label=disable`` with the host's PID or IPC namespace).
+ENGINE_SECURITY_OPTS = ('label=disable', 'label:disable')
+
+
+def _compare_security_opt(spec, ctx):
+    want = spec['security_opt']
+    have = sorted(item for item in ctx.host_config.get('SecurityOpt') or [] if item not in ENGINE_SECURITY_OPTS or item in want)
+    return None if have == want else (have, want)
+
+
 def _compare_simple(actual, default=None):
     """Compare ``actual(ctx)`` with the spec value, ``default`` standing for a value not declared."""
     def compare(name):
@@ -1387,7 +1404,7 @@ OPTIONS = (
                    write=lambda v, c, h, x: h.__setitem__('Init', v)),
     _image_option('user', dict(type='str'), 'User', compose='user', from_compose=_compose_text, normalise=_optional_text),
     _image_option('working_dir', dict(type='str'), 'WorkingDir', compose='working_dir', from_compose=_compose_text,
-                  normalise=lambda v, o: _absolute_path(v, o)),
+                  normalise=_absolute_path),
     Option('hostname', dict(type='str'), compose='hostname', from_compose=_compose_text, normalise=parse_hostname,
            compare=_compare_hostname, write=_config_writer('Hostname')),
     Option('memory', dict(type='str'), normalise=lambda v, o: parse_size(v, o, minimum=6 * 1024 ** 2),
@@ -1429,9 +1446,8 @@ OPTIONS = (
                    write=lambda v, c, h, x: h.__setitem__('ReadonlyRootfs', True) if v else None),
     _simple_option('sysctls', dict(type='dict'), lambda ctx: dict(ctx.host_config.get('Sysctls') or {}), default={},
                    compose='sysctls', normalise=_sysctls, write=_host_writer('Sysctls')),
-    _simple_option('security_opt', dict(type='list', elements='str'), lambda ctx: sorted(ctx.host_config.get('SecurityOpt') or []),
-                   default=[], compose='security_opt', normalise=lambda v, o: sorted(set(_string_list(v, o))),
-                   write=_host_writer('SecurityOpt')),
+    Option('security_opt', dict(type='list', elements='str'), compose='security_opt',
+           normalise=lambda v, o: sorted(set(_string_list(v, o))), compare=_compare_security_opt, write=_host_writer('SecurityOpt')),
     _simple_option('pid', dict(type='str'), lambda ctx: ctx.host_config.get('PidMode') or None, compose='pid',
                    normalise=lambda v, o: _mode(v, o, ('host', )), write=_host_writer('PidMode')),
     Option('ipc', dict(type='str'), compose='ipc', normalise=lambda v, o: _mode(v, o, ('private', 'shareable', 'host', 'none')),
@@ -1446,13 +1462,6 @@ OPTIONS = (
 
 OPTIONS_BY_NAME = dict((option.name, option) for option in OPTIONS)
 COMPOSE_KEYS = dict((option.compose, option) for option in OPTIONS if option.compose)
-
-
-def _absolute_path(value, option):
-    value = _optional_text(value, option)
-    if value is not None and not value.startswith('/'):
-        raise _bad(option, 'must be an absolute path, not %s' % _q(value))
-    return value
 
 
 #: Module options that are no spec field: they add to one (volumes to mounts, restart_retries to

@@ -126,7 +126,6 @@ def compare_networks(spec, container):
     return ([d for d in compare(spec, container, {'Id': container.get('Image')}) if d['field'] == 'networks'] or [None])[0]
 
 
-
 # --- decisions ---------------------------------------------------------------------------------
 
 

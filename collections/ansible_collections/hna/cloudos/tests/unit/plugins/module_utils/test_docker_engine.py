@@ -367,6 +367,14 @@ def test_engine_spellings_and_defaults_are_no_difference(declared, actual):
     assert de.compare(spec, container, IMAGE) == []
 
 
+def test_security_opt_the_engine_adds_for_host_namespaces_is_no_difference():
+    spec = make_spec(pid='host', security_opt=['no-new-privileges:true'])
+    container = container_for(spec)
+    container['HostConfig']['SecurityOpt'] = ['label=disable', 'no-new-privileges:true']
+    assert de.compare(spec, container, IMAGE) == []
+    assert fields(de.compare(make_spec(pid='host'), container, IMAGE)) == ['security_opt']
+
+
 def test_ipc_declared_is_compared_and_an_undeclared_non_default_is_a_difference():
     spec = make_spec()
     container = container_for(spec)
