@@ -1201,7 +1201,8 @@ def _update_restart(value, ctx):
 def _compare_healthcheck(spec, ctx):
     if ctx.image is None and spec['healthcheck'] is None:
         return None
-    with_start_interval = api_at_least(ctx.api_version, '1.44')
+    # Engines before API 1.44 neither take nor report StartInterval; one that reports it knows it.
+    with_start_interval = api_at_least(ctx.api_version, '1.44') or 'StartInterval' in (ctx.config.get('Healthcheck') or {})
     want = expected_healthcheck(spec['healthcheck'], ctx.image_config.get('Healthcheck'), with_start_interval)
     have = _healthcheck_tuple(ctx.config.get('Healthcheck'), with_start_interval)
     return None if have == want else (_healthcheck_view(have), _healthcheck_view(want))

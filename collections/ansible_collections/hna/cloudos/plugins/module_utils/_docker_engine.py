@@ -114,6 +114,8 @@ _env_map = env_map
 _actual_mounts = actual_mounts
 _actual_networks = actual_networks
 _network_mode = network_mode
+_actual_ports = actual_ports
+_endpoint_config = endpoint_config
 
 
 def fixed_host_ports(spec):

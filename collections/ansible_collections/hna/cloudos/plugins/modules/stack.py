@@ -15,8 +15,8 @@ description:
     service (or one per replica with C(deploy.replicas)).
   - The namespace must exist; create it first with M(hna.cloudos.namespace). Every service joins the namespace network and
     is reachable there as C(<service>) and C(<service>.<namespace>).
-  - Containers are named C(<namespace>-<service>), or C(<namespace>-<service>-<n>) for replica C(n) (from 1) when the
-    service sets C(deploy.replicas) above 1; all the replicas of a service share its network aliases. Named volumes are
+  - Containers are named C(<namespace>-<service>); with C(deploy.replicas) above 1, that is the first replica and the others
+    are C(<namespace>-<service>-<n>) from 2. All the replicas of a service share its network aliases. Named volumes are
     created as C(<namespace>-<volume>) and extra networks as C(<namespace>-<network>).
   - "Nothing is changed before the whole file has been checked: unknown or unsupported keys, bad values, unknown
     C(depends_on) targets, dependency cycles, images that are missing with O(pull=never), containers of the same name that
@@ -34,8 +34,10 @@ description:
     namespace), and C(x-*) extension fields. Service: C(image), C(command), C(entrypoint), C(environment), C(env_file),
     C(ports), C(volumes), C(networks), C(depends_on), C(healthcheck), C(restart), C(labels), C(deploy.replicas),
     C(deploy.resources.limits.cpus), C(deploy.resources.limits.memory), C(user), C(working_dir), C(hostname), C(init),
-    C(stop_grace_period), C(stop_signal), C(logging) and C(x-*). Anything else (for example C(build), C(privileged),
-    C(cap_add), C(secrets)) fails with a message naming the service and the key."
+    C(stop_grace_period), C(stop_signal), C(logging), the keys of the container options of M(hna.cloudos.container)
+    (C(cap_add), C(cap_drop), C(ulimits), C(devices), C(extra_hosts), C(dns), C(dns_search), C(read_only), C(tmpfs),
+    C(sysctls), C(shm_size), C(security_opt), C(pid), C(ipc), C(expose), C(tty), C(stdin_open)) and C(x-*). Anything else
+    (for example C(build), C(privileged), C(secrets)) fails with a message naming the service and the key."
 author:
   - HNA CloudOS maintainers (!UNKNOWN)
 options:
@@ -155,8 +157,8 @@ notes:
   - YAML 1.1 reads an unquoted V(22:22) as a number; quote port mappings in the Compose file, as Docker Compose recommends.
   - Anonymous volumes (a C(volumes) entry with only a container path) are not kept when a container is replaced.
   - A replica count above one cannot be combined with a fixed host port; publish only the container port instead.
-  - Going from one container to several (C(deploy.replicas) from 1 to 2 or more) renames the containers, so the single
-    container is removed and the numbered ones are created.
+  - Going from one container to several (C(deploy.replicas) from 1 to 2 or more) keeps the container, which is the first
+    replica, and adds the numbered ones; going back to one removes them.
 seealso:
   - module: hna.cloudos.namespace
   - module: hna.cloudos.container

@@ -402,6 +402,11 @@ def test_start_interval_is_sent_and_compared_only_from_api_1_44():
     assert de.compare(spec, container, IMAGE) == []
     assert de.compare(spec, container, IMAGE, api_version='1.41') == []
     assert fields(de.compare(spec, container, IMAGE, api_version='1.44')) == ['healthcheck']
+    # An engine that reports a StartInterval knows it, whatever API version the caller gave.
+    container['Config']['Healthcheck']['StartInterval'] = 2 * 10 ** 9
+    assert fields(de.compare(spec, container, IMAGE)) == ['healthcheck']
+    container['Config']['Healthcheck']['StartInterval'] = 10 ** 9
+    assert de.compare(spec, container, IMAGE) == []
 
 
 def test_cpus_are_a_quota_changed_in_place_but_nano_cpus_need_a_replacement():
