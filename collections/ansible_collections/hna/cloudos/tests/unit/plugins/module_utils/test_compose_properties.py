@@ -13,15 +13,12 @@ import os
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-hypothesis = pytest.importorskip('hypothesis')
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402  pylint: disable=wrong-import-position
-from hypothesis import strategies as st  # noqa: E402  pylint: disable=wrong-import-position
-
-from ansible_collections.hna.cloudos.plugins.module_utils import _compose as compose  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.hna.cloudos.plugins.module_utils._compose import ComposeError  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.hna.cloudos.plugins.module_utils._docker_engine import SPEC_FIELDS  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.hna.cloudos.plugins.module_utils import _compose as compose
+from ansible_collections.hna.cloudos.plugins.module_utils._compose import ComposeError
+from ansible_collections.hna.cloudos.plugins.module_utils._docker_engine import SPEC_FIELDS
 
 NS = 'prop'
 # HNA_HYPOTHESIS_EXAMPLES raises the number of examples for a longer search.

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import copy
 
+import docker
 import pytest
 
 from ansible_collections.hna.cloudos.plugins.module_utils import _docker_client as dc
 from ansible_collections.hna.cloudos.plugins.module_utils import _docker_engine as de
-
-docker = pytest.importorskip('docker')
 
 IMAGE_ID = 'sha256:' + 'a' * 64
 OTHER_IMAGE_ID = 'sha256:' + 'b' * 64
