@@ -174,6 +174,24 @@ EXAMPLES = r"""
       max-size: 10m
       max-file: "3"
 
+- name: Run a hardened worker with its own limits and environment file
+  hna.cloudos.container:
+    name: indexer
+    image: registry.example.com/shop/indexer:1.4.0
+    env_file:
+      - /etc/shop/indexer.env
+    read_only: true
+    tmpfs:
+      /tmp: size=64m
+    cap_drop: [ALL]
+    cap_add: [NET_BIND_SERVICE]
+    security_opt: ["no-new-privileges:true"]
+    ulimits:
+      nofile: {soft: 4096, hard: 8192}
+    shm_size: 256m
+    extra_hosts:
+      search.internal: 10.20.0.15
+
 - name: Show what would change, without changing anything
   hna.cloudos.container:
     name: web
