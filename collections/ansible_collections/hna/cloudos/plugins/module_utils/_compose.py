@@ -25,7 +25,6 @@ import ipaddress
 import math
 import os
 import re
-import shlex
 import traceback
 
 YAML_IMPORT_ERROR = None
@@ -37,25 +36,35 @@ except ImportError:
 else:
     HAS_YAML = True
 
-from ansible_collections.hna.cloudos.plugins.module_utils._docker_engine import (
+from ansible_collections.hna.cloudos.plugins.module_utils._container_options import (
+    COMPOSE_KEYS,
+    HOSTNAME_RE,
     LABEL_MANAGED,
     LABEL_NAMESPACE,
     LABEL_PREFIX,
     LABEL_REPLICA,
     LABEL_STACK,
+    OPTIONS_BY_NAME,
     SpecError,
     container_spec,
     namespace_aliases,
+    valid_image_reference,
 )
+from ansible_collections.hna.cloudos.plugins.module_utils._container_options import parse_duration as _parse_duration
+from ansible_collections.hna.cloudos.plugins.module_utils._container_options import parse_port as _parse_port
+from ansible_collections.hna.cloudos.plugins.module_utils._container_options import parse_size as _parse_size
 
 
-#: Keys of a service that the stack module understands; anything else is refused.
-SUPPORTED_SERVICE_KEYS = frozenset((
-    'image', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'volumes', 'networks',
-    'depends_on', 'healthcheck', 'restart', 'labels', 'deploy', 'user', 'working_dir', 'hostname',
-    'init', 'stop_grace_period', 'stop_signal', 'logging',
-    'extends', 'profiles', 'secrets', 'configs',  # resolved by _compose_document.prepare_document
+#: Service keys read here by hand (they need the document around them, or map to several options);
+#: every other container option is read through the table of ``_container_options`` (:data:`COMPOSE_KEYS`).
+HAND_READ_SERVICE_KEYS = frozenset((
+    'image', 'environment', 'env_file', 'ports', 'volumes', 'networks', 'depends_on', 'healthcheck', 'restart',
+    'labels', 'deploy', 'logging',
 ))
+#: Keys resolved by ``_compose_document.prepare_document`` before the services are read.
+DOCUMENT_SERVICE_KEYS = frozenset(('extends', 'profiles', 'secrets', 'configs'))
+#: Keys of a service that the stack module understands; anything else is refused.
+SUPPORTED_SERVICE_KEYS = HAND_READ_SERVICE_KEYS | DOCUMENT_SERVICE_KEYS | frozenset(COMPOSE_KEYS)
 SUPPORTED_TOP_LEVEL_KEYS = frozenset(('version', 'name', 'services', 'volumes', 'networks', 'include', 'secrets', 'configs'))
 
 CONDITIONS = ('service_started', 'service_healthy', 'service_completed_successfully')
@@ -74,19 +83,6 @@ VAR_NAME_RE = re.compile(r'[_a-zA-Z][_a-zA-Z0-9]*')
 BRACED_RE = re.compile(r'^([_a-zA-Z][_a-zA-Z0-9]*)(?:(:?[-?+])(.*))?$', re.DOTALL)
 ENV_KEY_RE = re.compile(r'^[^=\x00\s][^=\x00]*$')
 DOTENV_KEY_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_.-]*$')
-HOSTNAME_RE = re.compile(r'^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$')
-SIGNAL_RE = re.compile(r'^(?:SIG[A-Z0-9+-]+|[A-Z][A-Z0-9+-]*|\d{1,2})$')
-
-_PATH_COMPONENT = r'[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
-_DOMAIN_RE = re.compile(r'^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$',
-                        re.ASCII)
-_REPOSITORY_RE = re.compile(r'^%s(?:/%s)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$' % (_PATH_COMPONENT, _PATH_COMPONENT), re.ASCII)
-IMAGE_ID_RE = re.compile(r'^(?:sha256:)?[a-f0-9]{64}$')
-
-DURATION_RE = re.compile(r'(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|ms|s|m|h)')
-MEMORY_RE = re.compile(r'^(\d+(?:\.\d+)?)\s*([bkmgtp]?)b?$', re.IGNORECASE)
-MEMORY_UNITS = {'': 1, 'b': 1, 'k': 1024, 'm': 1024 ** 2, 'g': 1024 ** 3, 't': 1024 ** 4, 'p': 1024 ** 5}
-DURATION_UNITS = {'ns': 1, 'us': 1000, '\u00b5s': 1000, 'ms': 10 ** 6, 's': 10 ** 9, 'm': 60 * 10 ** 9, 'h': 3600 * 10 ** 9}
 
 
 class ComposeError(Exception):
@@ -528,53 +524,30 @@ def load_definition(path=None, content=None, reader=None):
 # --- values ---------------------------------------------------------------------------------------------
 
 
+def _shared(parser, value, service, key, *args):
+    """Run a parser of ``_container_options``; its error names the service and the key, as every Compose error."""
+    try:
+        return parser(value, key, *args)
+    except SpecError as exc:
+        raise _err(service, key, exc.problem or str(exc))
+
+
 def parse_duration(value, service=None, key='duration'):
     """Compose duration (``1m30s``, ``500ms``, ``10``) -> nanoseconds. A bare number is seconds."""
-    hint = 'must be a duration such as 10s, 1m30s or 500ms, not %s'
-    if _is_number(value):
-        seconds = value
-    elif isinstance(value, str):
-        text = value.strip()
-        if re.match(r'^\d+(?:\.\d+)?$', text):
-            seconds = float(text) if '.' in text else int(text)
-        else:
-            position = 0
-            total = 0.0
-            for match in DURATION_RE.finditer(text):
-                if match.start() != position:
-                    break
-                total += float(match.group(1)) * DURATION_UNITS[match.group(2)]
-                position = match.end()
-            if not text or position != len(text):
-                raise _err(service, key, hint % _q(value))
-            seconds = total / 1e9
-    else:
-        raise _err(service, key, hint % _type_name(value))
-    if isinstance(seconds, float) and not math.isfinite(seconds):
-        raise _err(service, key, hint % _q(value))
-    if seconds < 0:
-        raise _err(service, key, 'must not be negative')
-    if seconds > MAX_INT64 / 1e9:
-        raise _err(service, key, 'is too long: %s' % _q(value))
-    return int(round(seconds * 10 ** 9)) if isinstance(seconds, float) else seconds * 10 ** 9
+    if value is None or (isinstance(value, str) and not value.strip()) or not isinstance(value, (str, int, float)) \
+            or isinstance(value, bool):
+        raise _err(service, key, 'must be a duration such as 10s, 1m30s or 500ms, not %s' % (
+            _q(value) if isinstance(value, str) else _type_name(value)))
+    return _shared(_parse_duration, value, service, key)
 
 
 def parse_memory(value, service=None, key='memory'):
-    """Compose byte value (``512m``, ``1g``, ``1.5gb``, ``1048576``) -> bytes."""
-    if _is_int(value):
-        number = value
-    elif isinstance(value, str):
-        match = MEMORY_RE.match(value.strip())
-        if not match:
-            raise _err(service, key, 'must be a size such as 512m or 1g, not %s' % _q(value))
-        number = float(match.group(1)) * MEMORY_UNITS[match.group(2).lower()]
-        if not math.isfinite(number) or number > MAX_INT64:
-            raise _err(service, key, 'is too large: %s' % _q(value))
-        number = int(number)
-    else:
+    """Compose byte value (``512m``, ``1g``, ``1.5gb``, ``512MiB``, ``1048576``) -> bytes, at least 6m."""
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise _err(service, key, 'must be a size such as 512m or 1g, not %s' % _type_name(value))
-    if number < MIN_MEMORY or number > MAX_INT64:
-        raise _err(service, key, 'must be at least 6m (the smallest limit the Docker engine accepts) and at most 8e18 bytes, not %s' % _q(value))
+    number = _shared(_parse_size, value, service, key, MIN_MEMORY)
+    if number is None:
+        raise _err(service, key, 'must be at least 6m (the smallest limit the Docker engine accepts), not %s' % _q(value))
     return number
 
 
@@ -593,51 +566,6 @@ def parse_cpus(value, service=None, key='cpus'):
     return number
 
 
-def _port_number(text, service, key, allow_zero=False):
-    if _is_int(text):
-        number = text
-    elif isinstance(text, str) and text.isdigit() and text.isascii():
-        number = int(text)
-    else:
-        raise _err(service, key, 'has the port %s, which is not a number' % _q(text))
-    if number < (0 if allow_zero else 1) or number > 65535:
-        raise _err(service, key, 'has the port %s, outside 1-65535' % _q(text))
-    return number
-
-
-def _port_range(text, service, key):
-    """``'80'`` -> [80]; ``'8000-8002'`` -> [8000, 8001, 8002]."""
-    if _is_int(text):
-        return [_port_number(text, service, key)]
-    text = _as_str(text, service, key)
-    if '-' in text:
-        low, high = text.split('-', 1)
-        low, high = _port_number(low, service, key), _port_number(high, service, key)
-        if high < low:
-            raise _err(service, key, 'has the port range %s, which ends before it starts' % _q(text))
-        return list(range(low, high + 1))
-    return [_port_number(text, service, key)]
-
-
-def _host_ip(text, service, key):
-    text = text.strip()
-    if text.startswith('[') and text.endswith(']'):
-        text = text[1:-1]
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise _err(service, key, 'has the host IP %s, which is not an IP address' % _q(text))
-
-
-def _expand_ports(container_ports, host_ports, protocol, host_ip, service, key):
-    if host_ports is None:
-        return [dict(container_port=port, protocol=protocol, host_ip=host_ip, host_port=None) for port in container_ports]
-    if len(host_ports) != len(container_ports):
-        raise _err(service, key, 'maps %d host ports to %d container ports; the ranges must have the same length' % (
-            len(host_ports), len(container_ports)))
-    return [dict(container_port=c, protocol=protocol, host_ip=host_ip, host_port=h) for c, h in zip(container_ports, host_ports)]
-
-
 def parse_port(item, service=None, key='ports'):
     """One entry of ``ports`` (short or long syntax) -> list of spec port dicts."""
     if isinstance(item, dict):
@@ -645,67 +573,9 @@ def parse_port(item, service=None, key='ports'):
         _check_keys(item, ('target', 'published', 'host_ip', 'protocol', 'mode'), service, key)
         if 'target' not in item:
             raise _err(service, key, 'has no target (the container port)')
-        target = _port_number(item['target'], service, key + '.target')
-        protocol = _protocol(item.get('protocol', 'tcp'), service, key + '.protocol')
-        host_ip = _host_ip(_as_str(item['host_ip'], service, key + '.host_ip'), service, key + '.host_ip') if item.get('host_ip') not in (None, '') else ''
-        mode = item.get('mode', 'host')
-        if mode not in ('host', 'ingress'):
-            raise _err(service, key + '.mode', 'must be host or ingress, not %s' % _q(mode))
-        published = item.get('published')
-        host_ports = None if published in (None, '') else _port_range(published, service, key + '.published')
-        if host_ports is not None and len(host_ports) > 1:
-            raise _err(service, key + '.published', 'is a range; the long syntax maps one target port to one published port')
-        return _expand_ports([target], host_ports, protocol, host_ip, service, key)
-
-    if _is_int(item):
-        return _expand_ports([_port_number(item, service, key)], None, 'tcp', '', service, key)
-    text = _as_str(item, service, key, allow_numbers=False).strip()
-    protocol = 'tcp'
-    if '/' in text:
-        text, protocol = text.rsplit('/', 1)
-        protocol = _protocol(protocol, service, key)
-    host_ip = ''
-    if text.startswith('['):  # [::1]:8080:80
-        end = text.find(']')
-        if end < 0:
-            raise _err(service, key, 'has an IPv6 host address without "]": %s' % _q(item))
-        host_ip = _host_ip(text[:end + 1], service, key)
-        text = text[end + 1:]
-        if not text.startswith(':'):
-            raise _err(service, key, 'is not HOST_IP:HOST_PORT:CONTAINER_PORT: %s' % _q(item))
-        parts = [None] + text[1:].split(':')
-    else:
-        parts = text.split(':')
-    if len(parts) == 1:
-        return _expand_ports(_port_range(parts[0], service, key), None, protocol, host_ip, service, key)
-    if len(parts) == 2:
-        host_ports = _port_range(parts[0], service, key) if parts[0] else None
-        return _expand_ports(_port_range(parts[1], service, key), host_ports, protocol, host_ip, service, key)
-    if len(parts) == 3:
-        if parts[0] is not None:
-            host_ip = _host_ip(parts[0], service, key)
-        host_ports = _port_range(parts[1], service, key) if parts[1] else None
-        return _expand_ports(_port_range(parts[2], service, key), host_ports, protocol, host_ip, service, key)
-    raise _err(service, key, 'is not [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]: %s' % _q(item))
-
-
-def _protocol(value, service, key):
-    if value not in ('tcp', 'udp', 'sctp'):
-        raise _err(service, key, 'has the protocol %s; use tcp, udp or sctp' % _q(value))
-    return value
-
-
-def _command(value, service, key):
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            return shlex.split(value)
-        except ValueError as exc:
-            raise _err(service, key, 'cannot be split into words (%s): %s' % (exc, _q(value)))
-    if isinstance(value, list):
-        return [_as_str(item, service, '%s[%d]' % (key, index)) for index, item in enumerate(value)]
-    raise _err(service, key, 'must be a string or a list of strings, not %s' % _type_name(value))
+    elif not _is_int(item):
+        _as_str(item, service, key, allow_numbers=False)
+    return _shared(_parse_port, item, service, key)
 
 
 def _restart(value, service):
@@ -722,11 +592,11 @@ def _restart(value, service):
 
 def _healthcheck(value, service):
     value = _as_mapping(value, service, 'healthcheck')
-    _check_keys(value, ('test', 'interval', 'timeout', 'retries', 'start_period', 'disable'), service, 'healthcheck')
+    _check_keys(value, ('test', 'interval', 'timeout', 'retries', 'start_period', 'start_interval', 'disable'), service, 'healthcheck')
     disable = _as_bool(value['disable'], service, 'healthcheck.disable') if 'disable' in value else False
     if disable:
-        return dict(test=['NONE'], interval=None, timeout=None, retries=None, start_period=None)
-    result = dict(test=None, interval=None, timeout=None, retries=None, start_period=None)
+        return dict(test=['NONE'], interval=None, timeout=None, retries=None, start_period=None, start_interval=None)
+    result = dict(test=None, interval=None, timeout=None, retries=None, start_period=None, start_interval=None)
     if 'test' in value:
         test = value['test']
         if isinstance(test, str):
@@ -750,7 +620,7 @@ def _healthcheck(value, service):
             result['test'] = items
         else:
             raise _err(service, 'healthcheck.test', 'must be a command string or a non-empty list, not %s' % _type_name(test))
-    for field in ('interval', 'timeout', 'start_period'):
+    for field in ('interval', 'timeout', 'start_period', 'start_interval'):
         if value.get(field) is not None:
             nanoseconds = parse_duration(value[field], service, 'healthcheck.' + field)
             if 0 < nanoseconds < 10 ** 6:
@@ -1042,22 +912,10 @@ def service_aliases(namespace, service):
 
 
 def container_name(namespace, service, replica=None):
-    """``<namespace>-<service>``, or ``<namespace>-<service>-<n>`` for replica ``n``."""
-    if replica is None:
+    """``<namespace>-<service>``, or ``<namespace>-<service>-<n>`` for replica ``n`` from 2 (replica 1 keeps the plain name)."""
+    if replica in (None, 1):
         return '%s-%s' % (namespace, service)
     return '%s-%s-%d' % (namespace, service, replica)
-
-
-def valid_image_reference(image):
-    """Tell whether ``image`` is a reference the Docker engine accepts (``[registry/]path[:tag][@digest]`` or an ID)."""
-    if not image or len(image) > 512:
-        return False
-    if IMAGE_ID_RE.match(image):
-        return True
-    first, sep, rest = image.partition('/')
-    if sep and ('.' in first or ':' in first or first == 'localhost') and _DOMAIN_RE.match(first):
-        return bool(_REPOSITORY_RE.match(rest))
-    return bool(_REPOSITORY_RE.match(image))
 
 
 def _service(name, definition, context):
@@ -1149,29 +1007,6 @@ def _service(name, definition, context):
     restart_policy = _restart(definition.get('restart'), name)
     replicas, cpus, memory = _deploy(definition['deploy'], name) if definition.get('deploy') is not None else (None, None, None)
 
-    user = _as_str(definition['user'], name, 'user') if definition.get('user') is not None else None
-    working_dir = None
-    if definition.get('working_dir') is not None:
-        working_dir = _as_str(definition['working_dir'], name, 'working_dir', allow_numbers=False)
-        if not working_dir.startswith('/'):
-            raise _err(name, 'working_dir', 'must be an absolute path, not %s' % _q(working_dir))
-    hostname = None
-    if definition.get('hostname') is not None:
-        hostname = _as_str(definition['hostname'], name, 'hostname')
-        if not HOSTNAME_RE.match(hostname) or len(hostname) > 253:
-            raise _err(name, 'hostname', 'is not a valid host name: %s' % _q(hostname))
-    init = _as_bool(definition['init'], name, 'init') if definition.get('init') is not None else None
-    stop_timeout = None
-    if definition.get('stop_grace_period') is not None:
-        nanoseconds = parse_duration(definition['stop_grace_period'], name, 'stop_grace_period')
-        stop_timeout = int(math.ceil(nanoseconds / 1e9))
-        if stop_timeout > 2 ** 31 - 1:
-            raise _err(name, 'stop_grace_period', 'is too long')
-    stop_signal = None
-    if definition.get('stop_signal') is not None:
-        stop_signal = _as_str(definition['stop_signal'], name, 'stop_signal')
-        if not SIGNAL_RE.match(stop_signal):
-            raise _err(name, 'stop_signal', 'is not a signal name such as SIGTERM: %s' % _q(stop_signal))
     log_driver, log_options = None, {}
     if definition.get('logging') is not None:
         logging = _as_mapping(definition['logging'], name, 'logging')
@@ -1181,8 +1016,15 @@ def _service(name, definition, context):
         if logging.get('options') is not None:
             log_options = _string_list_or_map(logging['options'], name, 'logging.options')
 
-    command = _command(definition.get('command'), name, 'command')
-    entrypoint = _command(definition.get('entrypoint'), name, 'entrypoint')
+    # Every other key that is a container option goes through the table.
+    options = {}
+    for key, option in COMPOSE_KEYS.items():
+        if key in HAND_READ_SERVICE_KEYS or definition.get(key) is None:
+            continue
+        value = definition[key]
+        if option.from_compose is not None:
+            value = _shared(option.from_compose, value, name, key)
+        options[option.name] = value
 
     if replicas is not None and replicas > 1 and any(port['host_port'] is not None for port in ports):
         raise _err(name, 'deploy.replicas', 'is %d, but the service publishes fixed host ports, which only one container can '
@@ -1191,7 +1033,7 @@ def _service(name, definition, context):
     depends_on = _depends_on(definition.get('depends_on'), name, context['service_names'])
 
     specs = []
-    # One container keeps the plain name (also with replicas: 1); replicas above one are numbered from 1.
+    # The first replica keeps the plain name (also with several replicas), the others are numbered from 2.
     numbers = [None] if replicas in (None, 1) else list(range(1, replicas + 1))
     for number in numbers:
         extra_labels = {LABEL_STACK: namespace}
@@ -1201,8 +1043,6 @@ def _service(name, definition, context):
             spec = container_spec(
                 name=container_name(namespace, name, number),
                 image=image,
-                command=copy.deepcopy(command),
-                entrypoint=copy.deepcopy(entrypoint),
                 env=dict(env),
                 labels=dict(labels),
                 ports=copy.deepcopy(ports),
@@ -1210,21 +1050,19 @@ def _service(name, definition, context):
                 networks=copy.deepcopy(networks),
                 restart_policy=dict(restart_policy),
                 healthcheck=_engine_healthcheck(healthcheck),
-                init=init,
-                user=user,
-                working_dir=working_dir,
-                hostname=hostname,
                 memory=memory,
                 cpus=cpus,
                 log_driver=log_driver,
                 log_options=dict(log_options),
-                stop_timeout=stop_timeout,
-                stop_signal=stop_signal,
                 namespace=namespace,
                 service=name,
                 extra_labels=extra_labels,
+                **copy.deepcopy(options)
             )
         except SpecError as exc:
+            option = OPTIONS_BY_NAME.get(exc.option)
+            if option is not None and option.compose and exc.problem:
+                raise _err(name, option.compose, exc.problem)
             raise ComposeError('service %s: %s' % (_q(name), ' '.join(str(exc).split())))
         specs.append(spec)
     return dict(
@@ -1242,7 +1080,7 @@ def _engine_healthcheck(healthcheck):
     if healthcheck is None:
         return None
     result = dict(healthcheck)
-    for field in ('interval', 'timeout', 'start_period'):
+    for field in ('interval', 'timeout', 'start_period', 'start_interval'):
         if result[field] is not None:
             result[field] = '%dns' % result[field]
     return result
@@ -1394,3 +1232,12 @@ def parse_stack(document, namespace, variables=None, base_dir=None, reader=None,
         profiles=prepared['profiles'],
         files=prepared['files'],
     )
+
+
+def read_env_file(path):
+    """Return the variables of the ``.env`` file ``path`` on this host (``None`` for a bare ``KEY``) for the
+    ``env_file`` option of a module; raise ``SpecError`` naming ``env_file``."""
+    try:
+        return parse_env_file(_read_text_file(path), path)
+    except ComposeError as exc:
+        raise SpecError('env_file: %s' % exc, option='env_file', problem=str(exc))

@@ -12,20 +12,16 @@ plain, fully normalised dictionary, see :func:`container_spec`) and hands it to 
 :class:`ContainerEngine`, which compares it with the inspected container and changes the
 container in place or replaces it safely.
 
-The first part of this file has no side effects: parsing of user input (sizes, durations, ports,
-volumes, health checks), the spec itself, the comparison with an inspected container and the
-decision of what to do. The :class:`ContainerEngine` at the end is the only part that talks to the
+The options of a container (their parsing, the spec, the comparison with an inspected container
+and the create and update requests) are one table in ``_container_options``; this file re-exports
+what other files import from here. The first part of this file has no side effects: the decision
+of what to do and the facts of a container. The :class:`ContainerEngine` at the end is the only part that talks to the
 Docker engine. It never exits the module: it raises :class:`ContainerEngineError` (or
 :class:`SpecError` for bad input), so that it can run in worker threads.
 """
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
-import json
-import re
-import shlex
 import time
 import uuid
 
@@ -53,40 +49,53 @@ from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import 
 )
 
 from ansible_collections.hna.cloudos.plugins.module_utils import _docker_image
-
-try:
-    from ansible_collections.hna.cloudos.plugins.module_utils import _namespace
-except ImportError:  # pragma: no cover - only while the namespace support is absent
-    _namespace = None
-
-
-LABEL_PREFIX = 'io.hna.cloudos.'
-LABEL_MANAGED = 'io.hna.cloudos.managed'
-LABEL_NAMESPACE = 'io.hna.cloudos.namespace'
-LABEL_SERVICE = 'io.hna.cloudos.service'
-LABEL_STACK = 'io.hna.cloudos.stack'
-LABEL_REPLICA = 'io.hna.cloudos.replica'
-LABEL_SPEC_HASH = 'io.hna.cloudos.spec-hash'
+from ansible_collections.hna.cloudos.plugins.module_utils._container_options import (  # noqa: F401  pylint: disable=unused-import
+    DEFAULT_LOG_DRIVER,
+    LABEL_ENGINE_PREFIX,
+    LABEL_MANAGED,
+    LABEL_NAMESPACE,
+    LABEL_PREFIX,
+    LABEL_REPLICA,
+    LABEL_SERVICE,
+    LABEL_STACK,
+    MOUNT_TYPES,
+    PROTOCOLS,
+    RESTART_POLICIES,
+    SPEC_FIELDS,
+    SPECIAL_NETWORK_MODES,
+    SpecError,
+    _namespace,
+    actual_cpus,
+    actual_mounts,
+    actual_networks,
+    actual_ports,
+    compare,
+    container_spec,
+    create_config,
+    desired_networks,
+    endpoint_config,
+    env_map,
+    expected_healthcheck,
+    namespace_aliases,
+    network_mode,
+    normalise_healthcheck,
+    normalise_mount,
+    normalise_networks,
+    normalise_restart_policy,
+    parse_command,
+    parse_duration,
+    parse_port,
+    parse_size,
+    parse_volume,
+    string_map,
+    update_body,
+)
 
 STATES = ('present', 'started', 'stopped', 'restarted', 'absent')
 WAITS = ('none', 'running', 'healthy')
 PULLS = ('missing', 'always', 'never')
-RESTART_POLICIES = ('no', 'always', 'unless-stopped', 'on-failure')
-MOUNT_TYPES = ('volume', 'bind', 'tmpfs')
-PROTOCOLS = ('tcp', 'udp', 'sctp')
 
-#: Spec fields the engine changes without replacing the container.
-IN_PLACE_FIELDS = ('memory', 'cpus', 'restart_policy', 'networks')
-
-#: Network modes that are not networks a container can be connected to or disconnected from.
-SPECIAL_NETWORK_MODES = ('host', 'none')
-
-DEFAULT_LOG_DRIVER = 'json-file'
 POLL_INTERVAL = 0.25
-
-
-class SpecError(ValueError):
-    """A value of the spec (an option of the module) is not valid; the message names the option."""
 
 
 class ContainerEngineError(Exception):
@@ -98,470 +107,16 @@ class ContainerEngineError(Exception):
         self.facts = facts or {}
 
 
-# --- parsing of user input ---------------------------------------------------------------------
+# --- the options of a container: see _container_options ----------------------------------------
 
-_SIZE_RE = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*([bkmgtp]?)(?:i?b)?\s*$', re.IGNORECASE)
-_SIZE_UNITS = {'': 1, 'b': 1, 'k': 1024, 'm': 1024 ** 2, 'g': 1024 ** 3, 't': 1024 ** 4, 'p': 1024 ** 5}
-_DURATION_PART_RE = re.compile(r'(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)')
-_DURATION_UNITS = {'ns': 1, 'us': 1000, '\u00b5s': 1000, 'ms': 10 ** 6, 's': 10 ** 9, 'm': 60 * 10 ** 9, 'h': 3600 * 10 ** 9}
-_VOLUME_NAME_RE = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]*$')
-_ENV_NAME_RE = re.compile(r'^[^=\s]+$')
-
-
-def parse_size(value, option='memory'):
-    """Return a size such as ``512m``, ``1g``, ``1.5GiB`` or ``1048576`` in bytes (binary units, as Docker).
-
-    ``None`` and ``0`` mean no limit and give ``None``.
-    """
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise SpecError('%s: %r is not a size. Use a number of bytes or a number with a unit (b, k, m, g, t), for example 512m.'
-                        % (option, value))
-    if isinstance(value, int):
-        number, unit = value, ''
-    else:
-        match = _SIZE_RE.match(str(value))
-        if not match:
-            raise SpecError('%s: %r is not a size. Use a number of bytes or a number with a unit (b, k, m, g, t), '
-                            'for example 512m.' % (option, value))
-        number, unit = float(match.group(1)), match.group(2).lower()
-    if number < 0:
-        raise SpecError('%s: %r is negative.' % (option, value))
-    result = int(number * _SIZE_UNITS[unit])
-    return result or None
-
-
-def parse_duration(value, option='duration'):
-    """Return a duration such as ``30s``, ``1m30s``, ``500ms`` or ``1h`` in nanoseconds.
-
-    A bare number is a number of seconds. ``None`` gives ``None``.
-    """
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise SpecError('%s: %r is not a duration. Use for example 30s, 1m30s or 500ms.' % (option, value))
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise SpecError('%s: %r is negative.' % (option, value))
-        return int(value * 10 ** 9)
-    text = str(value).strip()
-    if re.match(r'^\d+(?:\.\d+)?$', text):
-        return int(float(text) * 10 ** 9)
-    position, total = 0, 0
-    for match in _DURATION_PART_RE.finditer(text):
-        if match.start() != position:
-            break
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        position = match.end()
-    if position != len(text) or not text:
-        raise SpecError('%s: %r is not a duration. Use for example 30s, 1m30s or 500ms (units h, m, s, ms, us, ns).'
-                        % (option, value))
-    return int(total)
-
-
-def _port_number(text, option, value, what):
-    if not re.match(r'^\d+$', text or ''):
-        if '-' in (text or ''):
-            raise SpecError('%s: %r uses a port range; ranges are not supported, list each port on its own.' % (option, value))
-        raise SpecError('%s: %r is not a port mapping: the %s port %r is not a number. Use [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL], '
-                        'for example 127.0.0.1:8080:80/tcp.' % (option, value, what, text))
-    number = int(text)
-    if not 1 <= number <= 65535:
-        raise SpecError('%s: %r: the %s port %s is not between 1 and 65535.' % (option, value, what, number))
-    return number
-
-
-def _host_ip(text, option, value):
-    text = (text or '').strip()
-    if text.startswith('[') and text.endswith(']'):
-        text = text[1:-1]
-    if text in ('', '0.0.0.0'):
-        return ''
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise SpecError('%s: %r is not a port mapping: %r is not an IP address.' % (option, value, text))
-
-
-def parse_port(value, option='ports'):
-    """Return one published port as ``{container_port, protocol, host_ip, host_port}``.
-
-    Accepts ``80``, ``"8080:80"``, ``"127.0.0.1:8080:80/tcp"``, ``"127.0.0.1::80"`` (any free host port),
-    ``"[::1]:8080:80"`` and dictionaries with those keys. ``host_ip`` ``""`` means every address;
-    ``host_port`` ``None`` lets the engine choose a free port.
-    """
-    if isinstance(value, dict):
-        unknown = set(value) - {'container_port', 'protocol', 'host_ip', 'host_port'}
-        if unknown:
-            raise SpecError('%s: unknown keys %s in %r.' % (option, ', '.join(sorted(unknown)), value))
-        protocol = str(value.get('protocol') or 'tcp').lower()
-        if protocol not in PROTOCOLS:
-            raise SpecError('%s: protocol %r is not one of %s.' % (option, protocol, ', '.join(PROTOCOLS)))
-        host_port = value.get('host_port')
-        return dict(
-            container_port=_port_number(str(value.get('container_port') or ''), option, value, 'container'),
-            protocol=protocol,
-            host_ip=_host_ip(value.get('host_ip'), option, value),
-            host_port=None if host_port in (None, '', 0) else _port_number(str(host_port), option, value, 'host'),
-        )
-    if isinstance(value, bool) or value is None:
-        raise SpecError('%s: %r is not a port mapping.' % (option, value))
-    text = str(value).strip()
-    protocol = 'tcp'
-    if '/' in text:
-        text, protocol = text.rsplit('/', 1)
-        protocol = protocol.lower()
-        if protocol not in PROTOCOLS:
-            raise SpecError('%s: %r: the protocol %r is not one of %s.' % (option, value, protocol, ', '.join(PROTOCOLS)))
-    host_ip = ''
-    if text.startswith('['):
-        if ']:' not in text:
-            raise SpecError('%s: %r is not a port mapping.' % (option, value))
-        host_ip, text = text[1:].split(']:', 1)
-        parts = text.split(':')
-        if len(parts) != 2:
-            raise SpecError('%s: %r is not a port mapping: give HOST_PORT:CONTAINER_PORT after the IPv6 address.' % (option, value))
-        parts = [host_ip] + parts
-    else:
-        parts = text.split(':')
-    if len(parts) == 1:
-        host_port, container_port = '', parts[0]
-    elif len(parts) == 2:
-        host_port, container_port = parts
-    elif len(parts) == 3:
-        host_ip, host_port, container_port = parts
-    else:
-        raise SpecError('%s: %r is not a port mapping. Use [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL], for example '
-                        '127.0.0.1:8080:80/tcp.' % (option, value))
-    return dict(
-        container_port=_port_number(container_port, option, value, 'container'),
-        protocol=protocol,
-        host_ip=_host_ip(host_ip, option, value),
-        host_port=_port_number(host_port, option, value, 'host') if host_port != '' else None,
-    )
-
-
-def parse_volume(value, option='volumes'):
-    """Return a mount for a short volume syntax: ``NAME:/path[:ro|rw]``, ``/host/path:/path[:ro|rw]`` or ``/path``."""
-    if not isinstance(value, str) or not value.strip():
-        raise SpecError('%s: %r is not a volume. Use NAME:/PATH[:ro], /HOST/PATH:/PATH[:ro] or /PATH.' % (option, value))
-    parts = value.strip().split(':')
-    read_only = False
-    if len(parts) == 3:
-        if parts[2] not in ('ro', 'rw'):
-            raise SpecError('%s: %r: the mode %r is not ro or rw.' % (option, value, parts[2]))
-        read_only = parts[2] == 'ro'
-        parts = parts[:2]
-    if len(parts) == 1:
-        return normalise_mount(dict(type='volume', source=None, target=parts[0], read_only=read_only), option, value)
-    if len(parts) != 2:
-        raise SpecError('%s: %r is not a volume. Use NAME:/PATH[:ro], /HOST/PATH:/PATH[:ro] or /PATH.' % (option, value))
-    source, target = parts
-    kind = 'bind' if source.startswith(('/', '.', '~')) else 'volume'
-    return normalise_mount(dict(type=kind, source=source, target=target, read_only=read_only), option, value)
-
-
-def normalise_mount(value, option='mounts', shown=None):
-    """Check a mount dictionary and return it as ``{type, source, target, read_only}``."""
-    shown = value if shown is None else shown
-    if not isinstance(value, dict):
-        raise SpecError('%s: %r is not a mount.' % (option, shown))
-    kind = value.get('type') or 'volume'
-    if kind not in MOUNT_TYPES:
-        raise SpecError('%s: %r: the type %r is not one of %s.' % (option, shown, kind, ', '.join(MOUNT_TYPES)))
-    target = value.get('target')
-    if not isinstance(target, str) or not target.startswith('/'):
-        raise SpecError('%s: %r: the target %r must be an absolute path in the container.' % (option, shown, target))
-    source = value.get('source') or None
-    if kind == 'bind':
-        if not source or not source.startswith('/'):
-            raise SpecError('%s: %r: the source of a bind mount must be an absolute path on the Docker host, not %r.'
-                            % (option, shown, source))
-        source = source.rstrip('/') or '/'
-    elif kind == 'volume':
-        if source is not None and not _VOLUME_NAME_RE.match(source):
-            raise SpecError('%s: %r: %r is not a valid volume name.' % (option, shown, source))
-    elif source is not None:
-        raise SpecError('%s: %r: a tmpfs mount has no source.' % (option, shown))
-    return dict(type=kind, source=source, target=target.rstrip('/') or '/', read_only=bool(value.get('read_only')))
-
-
-def parse_command(value, option='command'):
-    """Return a command as a list; a string is split like a shell would (without running one)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            return shlex.split(value)
-        except ValueError as exc:
-            raise SpecError('%s: %r cannot be split into words: %s.' % (option, value, exc))
-    if isinstance(value, (list, tuple)):
-        return [str(item) for item in value]
-    raise SpecError('%s: %r is neither a string nor a list.' % (option, value))
-
-
-def normalise_healthcheck(value, option='healthcheck'):
-    """Return a health check ``{test, interval, timeout, retries, start_period}`` (durations in ns) or ``None``.
-
-    ``{'disable': True}`` (or a test of ``['NONE']``) turns off the image's health check.
-    A string test runs with the container's shell (``CMD-SHELL``); a list runs directly (``CMD``).
-    Durations left out are those of the image (or Docker's defaults).
-    """
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise SpecError('%s: %r is not a dictionary.' % (option, value))
-    unknown = set(value) - {'test', 'interval', 'timeout', 'retries', 'start_period', 'disable'}
-    if unknown:
-        raise SpecError('%s: unknown keys %s.' % (option, ', '.join(sorted(unknown))))
-    if value.get('disable'):
-        return dict(test=['NONE'], interval=None, timeout=None, retries=None, start_period=None)
-    test = value.get('test')
-    if isinstance(test, str):
-        test = ['CMD-SHELL', test] if test.strip() else None
-    elif isinstance(test, (list, tuple)):
-        test = [str(item) for item in test]
-        if not test:
-            test = None
-        elif test[0] not in ('CMD', 'CMD-SHELL', 'NONE'):
-            test = ['CMD'] + test
-    elif test is not None:
-        raise SpecError('%s.test: %r is neither a string nor a list.' % (option, test))
-    retries = value.get('retries')
-    if retries is not None:
-        try:
-            retries = int(retries)
-        except (TypeError, ValueError):
-            retries = -1
-        if retries < 0:
-            raise SpecError('%s.retries: %r is not a whole number of 0 or more.' % (option, value.get('retries')))
-    result = dict(
-        test=test,
-        interval=parse_duration(value.get('interval'), '%s.interval' % option),
-        timeout=parse_duration(value.get('timeout'), '%s.timeout' % option),
-        retries=retries or None,
-        start_period=parse_duration(value.get('start_period'), '%s.start_period' % option),
-    )
-    return result
-
-
-def normalise_restart_policy(value, max_retries=None, option='restart_policy'):
-    """Return ``{name, max_retries}``; accepts ``always``, ``on-failure:3`` or a dictionary."""
-    if value is None:
-        value = 'no'
-    if isinstance(value, dict):
-        max_retries = value.get('max_retries', max_retries)
-        value = value.get('name') or 'no'
-    if isinstance(value, bool):
-        value = 'no' if value is False else 'always'
-    name = str(value).strip()
-    if ':' in name:
-        name, count = name.split(':', 1)
-        try:
-            max_retries = int(count)
-        except ValueError:
-            raise SpecError('%s: %r: %r is not a number of retries.' % (option, value, count))
-    if name not in RESTART_POLICIES:
-        raise SpecError('%s: %r is not one of %s.' % (option, value, ', '.join(RESTART_POLICIES)))
-    if name != 'on-failure':
-        max_retries = 0
-    return dict(name=name, max_retries=int(max_retries or 0))
-
-
-def _string_map(value, option, keys_only=False):
-    """Return a ``{str: str}`` map from a dictionary or a list of ``KEY=VALUE`` strings."""
-    if value is None:
-        return {}
-    if isinstance(value, (list, tuple)):
-        result = {}
-        for item in value:
-            key, sep, val = str(item).partition('=')
-            result[key] = val
-        value = result
-    if not isinstance(value, dict):
-        raise SpecError('%s: %r is neither a dictionary nor a list of KEY=VALUE.' % (option, value))
-    result = {}
-    for key, val in value.items():
-        key = str(key)
-        if not _ENV_NAME_RE.match(key):
-            raise SpecError('%s: %r is not a valid name.' % (option, key))
-        if isinstance(val, bool):
-            raise SpecError('%s: the value of %s is the boolean %s; quote it (for example "%s") so that the exact text is used.'
-                            % (option, key, val, str(val).lower()))
-        if val is None:
-            val = ''
-        if isinstance(val, (dict, list)):
-            raise SpecError('%s: the value of %s must be a string, not %r.' % (option, key, val))
-        result[key] = str(val)
-    return result
-
-
-def normalise_networks(value, option='networks'):
-    """Return the networks as a list of ``{name, aliases, ipv4_address}``, one entry per network name."""
-    result = []
-    seen = {}
-    for item in value or []:
-        if isinstance(item, str):
-            item = dict(name=item)
-        if not isinstance(item, dict) or not item.get('name'):
-            raise SpecError('%s: %r has no name.' % (option, item))
-        unknown = set(item) - {'name', 'aliases', 'ipv4_address'}
-        if unknown:
-            raise SpecError('%s: unknown keys %s in the entry for %s.' % (option, ', '.join(sorted(unknown)), item['name']))
-        address = item.get('ipv4_address') or None
-        if address is not None:
-            try:
-                address = str(ipaddress.IPv4Address(str(address)))
-            except ValueError:
-                raise SpecError('%s: ipv4_address %r of network %s is not an IPv4 address.' % (option, item.get('ipv4_address'), item['name']))
-        aliases = item.get('aliases') or []
-        if isinstance(aliases, str):
-            aliases = [aliases]
-        name = str(item['name'])
-        if name in seen:
-            entry = seen[name]
-            entry['aliases'] = sorted(set(entry['aliases']) | set(str(a) for a in aliases))
-            entry['ipv4_address'] = entry['ipv4_address'] or address
-            continue
-        entry = dict(name=name, aliases=sorted(set(str(a) for a in aliases)), ipv4_address=address)
-        seen[name] = entry
-        result.append(entry)
-    if len(result) > 1 and any(entry['name'] in SPECIAL_NETWORK_MODES for entry in result):
-        raise SpecError('%s: the %s network cannot be combined with other networks.' % (
-            option, [entry['name'] for entry in result if entry['name'] in SPECIAL_NETWORK_MODES][0]))
-    for entry in result:
-        if entry['name'] in SPECIAL_NETWORK_MODES + ('bridge', ) and (entry['aliases'] or entry['ipv4_address']):
-            raise SpecError('%s: aliases and ipv4_address need a user-defined network, not %s.' % (option, entry['name']))
-    return result
-
-
-# --- the spec ----------------------------------------------------------------------------------
-
-SPEC_FIELDS = (
-    'name', 'image', 'command', 'entrypoint', 'env', 'labels', 'ports', 'mounts', 'networks', 'restart_policy',
-    'healthcheck', 'init', 'user', 'working_dir', 'hostname', 'memory', 'cpus', 'log_driver', 'log_options',
-    'stop_timeout', 'stop_signal',
-)
-
-
-def _optional_text(value, option):
-    if value is None:
-        return None
-    if isinstance(value, (dict, list, bool)):
-        raise SpecError('%s: %r is not a string.' % (option, value))
-    return str(value) or None
-
-
-def container_spec(name, image, command=None, entrypoint=None, env=None, labels=None, ports=None, volumes=None,
-                   mounts=None, networks=None, restart_policy=None, restart_retries=None, healthcheck=None, init=None,
-                   user=None, working_dir=None, hostname=None, memory=None, cpus=None, log_driver=None,
-                   log_options=None, stop_timeout=None, stop_signal=None, namespace=None, service=None,
-                   extra_labels=None):
-    """Build a normalised spec from user-facing values; raise :class:`SpecError` naming the bad option.
-
-    ``volumes`` (short syntax strings) and ``mounts`` (dictionaries) end up together in ``mounts``.
-    With ``namespace``, the container joins the namespace network with the aliases ``<service>`` and
-    ``<service>.<namespace>`` (``service`` defaults to ``name``) and gets the namespace labels.
-    ``extra_labels`` are added last (for example the stack and replica labels).
-    """
-    if not name or not isinstance(name, str) or not re.match(r'^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$', name):
-        raise SpecError('name: %r is not a valid container name (letters, digits, _ . - ; at least 2 characters).' % (name, ))
-    if image is not None and (not isinstance(image, str) or not image.strip()):
-        raise SpecError('image: %r is not an image reference.' % (image, ))
-    env = _string_map(env, 'env')
-    labels = _string_map(labels, 'labels')
-    for key in labels:
-        if key.startswith(LABEL_PREFIX):
-            raise SpecError('labels: %s is reserved (labels starting with %s are set by the collection).' % (key, LABEL_PREFIX))
-    labels[LABEL_MANAGED] = 'true'
-    networks = normalise_networks(networks)
-    if namespace:
-        service = service or name.lstrip('/')
-        labels[LABEL_NAMESPACE] = namespace
-        labels[LABEL_SERVICE] = service
-        aliases = namespace_aliases(namespace, service)
-        networks = normalise_networks(networks + [dict(name=namespace, aliases=aliases)])
-    labels.update(_string_map(extra_labels, 'labels'))
-
-    if not isinstance(ports, (list, tuple, type(None))):
-        ports = [ports]
-    parsed_ports = [parse_port(port) for port in ports or []]
-    port_keys = set()
-    for port in parsed_ports:
-        key = (port['container_port'], port['protocol'], port['host_ip'], port['host_port'])
-        if key in port_keys:
-            raise SpecError('ports: %s/%s is published twice the same way.' % (port['container_port'], port['protocol']))
-        port_keys.add(key)
-
-    all_mounts = [parse_volume(volume) for volume in volumes or []] + [normalise_mount(mount) for mount in mounts or []]
-    targets = set()
-    for mount in all_mounts:
-        if mount['target'] in targets:
-            raise SpecError('volumes/mounts: %s is mounted twice.' % mount['target'])
-        targets.add(mount['target'])
-
-    if cpus is not None:
-        try:
-            cpus = float(cpus)
-        except (TypeError, ValueError):
-            raise SpecError('cpus: %r is not a number of CPUs (for example 0.5 or 2).' % (cpus, ))
-        if cpus < 0:
-            raise SpecError('cpus: %r is negative.' % (cpus, ))
-        cpus = cpus or None
-    if stop_timeout is not None:
-        try:
-            stop_timeout = int(stop_timeout)
-        except (TypeError, ValueError):
-            raise SpecError('stop_timeout: %r is not a number of seconds.' % (stop_timeout, ))
-    log_options = _string_map(log_options, 'log_options')
-    if log_options and not log_driver:
-        # Options only make sense with a driver; without one the engine's default driver gets them.
-        pass
-
-    spec = dict(
-        name=name.lstrip('/'),
-        image=image.strip() if image else None,
-        command=parse_command(command, 'command'),
-        entrypoint=parse_command(entrypoint, 'entrypoint') or None,
-        env=env,
-        labels=labels,
-        ports=sorted(parsed_ports, key=_port_key),
-        mounts=sorted(all_mounts, key=lambda m: m['target']),
-        networks=networks,
-        restart_policy=normalise_restart_policy(restart_policy, restart_retries),
-        healthcheck=normalise_healthcheck(healthcheck),
-        init=None if init is None else bool(init),
-        user=_optional_text(user, 'user'),
-        working_dir=_optional_text(working_dir, 'working_dir'),
-        hostname=_optional_text(hostname, 'hostname'),
-        memory=parse_size(memory, 'memory'),
-        cpus=cpus,
-        log_driver=_optional_text(log_driver, 'log_driver'),
-        log_options=log_options,
-        stop_timeout=stop_timeout,
-        stop_signal=_optional_text(stop_signal, 'stop_signal'),
-    )
-    return spec
-
-
-def namespace_aliases(namespace, service):
-    """Return the aliases of a service on its namespace network (``_namespace.service_aliases`` when present)."""
-    if _namespace is not None and hasattr(_namespace, 'service_aliases'):
-        return list(_namespace.service_aliases(namespace, service))
-    return [service, '%s.%s' % (service, namespace)]
-
-
-def spec_hash(spec):
-    """Return the sha256 of a normalised spec (the spec-hash label itself left out)."""
-    data = dict(spec)
-    data['labels'] = dict((k, v) for k, v in (spec.get('labels') or {}).items() if k != LABEL_SPEC_HASH)
-    text = json.dumps(data, sort_keys=True, separators=(',', ':'), default=str)
-    return hashlib.sha256(text.encode('utf-8')).hexdigest()
-
-
-def _port_key(port):
-    return (port['container_port'], port['protocol'], port['host_ip'], port['host_port'] or 0)
+#: Kept for the callers that import them from here.
+_string_map = string_map
+_env_map = env_map
+_actual_mounts = actual_mounts
+_actual_networks = actual_networks
+_network_mode = network_mode
+_actual_ports = actual_ports
+_endpoint_config = endpoint_config
 
 
 def fixed_host_ports(spec):
@@ -569,271 +124,9 @@ def fixed_host_ports(spec):
     return ['%s:%s' % (p['host_ip'] or '0.0.0.0', p['host_port']) for p in spec.get('ports') or [] if p['host_port']]
 
 
-# --- what the engine holds, in spec terms ------------------------------------------------------
-
-
-def _env_map(items):
-    result = {}
-    for item in items or []:
-        key, sep, val = item.partition('=')
-        result[key] = val
-    return result
-
-
-def _nanos(value):
-    return int(value or 0)
-
-
-def _healthcheck_tuple(health):
-    """Return a comparable form of an engine health check (``Config.Healthcheck``)."""
-    health = health or {}
-    test = list(health.get('Test') or [])
-    if not test:
-        return None
-    if test[0] == 'NONE':
-        return (('NONE', ), 0, 0, 0, 0)
-    return (tuple(test), _nanos(health.get('Interval')), _nanos(health.get('Timeout')), int(health.get('Retries') or 0),
-            _nanos(health.get('StartPeriod')))
-
-
-def _healthcheck_view(health_tuple):
-    if health_tuple is None:
-        return None
-    test, interval, timeout, retries, start_period = health_tuple
-    return dict(test=list(test), interval=interval or None, timeout=timeout or None, retries=retries or None,
-                start_period=start_period or None)
-
-
-def expected_healthcheck(spec_health, image_health):
-    """Return the health check a container created with ``spec_health`` has, as the engine merges it with the image's."""
-    if spec_health is None:
-        return _healthcheck_tuple(image_health)
-    if spec_health['test'] == ['NONE']:
-        return (('NONE', ), 0, 0, 0, 0)
-    image_health = image_health or {}
-    merged = dict(
-        Test=spec_health['test'] or image_health.get('Test'),
-        Interval=spec_health['interval'] or image_health.get('Interval'),
-        Timeout=spec_health['timeout'] or image_health.get('Timeout'),
-        Retries=spec_health['retries'] or image_health.get('Retries'),
-        StartPeriod=spec_health['start_period'] or image_health.get('StartPeriod'),
-    )
-    return _healthcheck_tuple(merged)
-
-
-def _actual_ports(host_config):
-    result = []
-    for key, bindings in sorted((host_config.get('PortBindings') or {}).items()):
-        number, sep, protocol = key.partition('/')
-        for binding in bindings or [{}]:
-            binding = binding or {}
-            host_ip = binding.get('HostIp') or ''
-            if host_ip in ('0.0.0.0', '::'):
-                host_ip = ''
-            host_port = binding.get('HostPort') or ''
-            result.append(dict(container_port=int(number), protocol=protocol or 'tcp', host_ip=host_ip,
-                               host_port=int(host_port) if host_port.isdigit() and int(host_port) else None))
-    return sorted(result, key=_port_key)
-
-
-def _actual_mounts(host_config):
-    result = {}
-    for mount in host_config.get('Mounts') or []:
-        kind = (mount.get('Type') or 'volume').lower()
-        target = (mount.get('Target') or '').rstrip('/') or '/'
-        source = mount.get('Source') or None
-        if kind == 'bind' and source:
-            source = source.rstrip('/') or '/'
-        result[target] = dict(type=kind, source=source, target=target, read_only=bool(mount.get('ReadOnly')))
-    for bind in host_config.get('Binds') or []:
-        parts = bind.split(':')
-        if len(parts) < 2:
-            continue
-        source, target = parts[0], parts[1].rstrip('/') or '/'
-        options = parts[2].split(',') if len(parts) > 2 else []
-        result[target] = dict(type='bind' if source.startswith('/') else 'volume', source=source, target=target,
-                              read_only='ro' in options)
-    for target in (host_config.get('Tmpfs') or {}):
-        target = target.rstrip('/') or '/'
-        result[target] = dict(type='tmpfs', source=None, target=target, read_only=False)
-    return sorted(result.values(), key=lambda m: m['target'])
-
-
-def _actual_networks(container):
-    """Return the container's networks as ``{name: {aliases, ipv4_address}}`` without engine-added aliases."""
-    networks = (container.get('NetworkSettings') or {}).get('Networks') or {}
-    name = (container.get('Name') or '').lstrip('/')
-    engine_added = {(container.get('Id') or '')[:12], name}
-    result = {}
-    for net_name, endpoint in networks.items():
-        endpoint = endpoint or {}
-        aliases = [alias for alias in endpoint.get('Aliases') or [] if alias]
-        ipam = endpoint.get('IPAMConfig') or {}
-        result[net_name] = dict(aliases=aliases, engine_added=engine_added,
-                                ipv4_address=ipam.get('IPv4Address') or None)
-    return result
-
-
-def _network_mode(container):
-    return ((container.get('HostConfig') or {}).get('NetworkMode') or 'default')
-
-
-# --- comparison --------------------------------------------------------------------------------
-
-
-def _diff(field, before, after, in_place=False):
-    return dict(field=field, before=before, after=after, in_place=in_place)
-
-
-def compare(spec, container, image, default_log_driver=DEFAULT_LOG_DRIVER):
-    """Compare the whole spec with an inspected container; return the list of differences.
-
-    ``image`` is the inspected image of the spec (``None`` when it is not on the engine yet, for
-    example in check mode before a pull). ``default_log_driver`` is the engine's default log
-    driver (only needed when the spec declares none). No request is made to the engine.
-    Each difference is ``{field, before, after, in_place}``; ``before`` is the container's value
-    and ``after`` the declared one, both as the spec writes them.
-    """
-    config = container.get('Config') or {}
-    host_config = container.get('HostConfig') or {}
-    image_config = (image or {}).get('Config') or {}
-    diffs = []
-
-    # Image, by ID.
-    if image is None:
-        diffs.append(_diff('image', container.get('Image'), '%s (not on the engine yet)' % spec['image']))
-    elif container.get('Image') != image.get('Id'):
-        diffs.append(_diff('image', '%s (%s)' % (config.get('Image'), container.get('Image')),
-                           '%s (%s)' % (spec['image'], image.get('Id'))))
-
-    # Command and entrypoint: declared, or the image's (an entrypoint declared drops the image's command).
-    if spec['entrypoint'] is not None:
-        want_entrypoint, want_cmd = spec['entrypoint'], spec['command'] or []
-    else:
-        want_entrypoint = image_config.get('Entrypoint') or []
-        want_cmd = spec['command'] if spec['command'] is not None else (image_config.get('Cmd') or [])
-    if image is not None or spec['entrypoint'] is not None:
-        if list(config.get('Entrypoint') or []) != list(want_entrypoint):
-            diffs.append(_diff('entrypoint', list(config.get('Entrypoint') or []), list(want_entrypoint)))
-    if image is not None or spec['command'] is not None:
-        if list(config.get('Cmd') or []) != list(want_cmd or []):
-            diffs.append(_diff('command', list(config.get('Cmd') or []), list(want_cmd or [])))
-
-    # Environment and labels: the image's plus the declared ones.
-    want_env = _env_map(image_config.get('Env'))
-    want_env.update(spec['env'])
-    have_env = _env_map(config.get('Env'))
-    if have_env != want_env and image is not None:
-        diffs.append(_diff('env', have_env, want_env))
-
-    want_labels = dict(image_config.get('Labels') or {})
-    want_labels.update(spec['labels'])
-    want_labels.pop(LABEL_SPEC_HASH, None)
-    have_labels = dict(config.get('Labels') or {})
-    have_labels.pop(LABEL_SPEC_HASH, None)
-    if have_labels != want_labels and image is not None:
-        diffs.append(_diff('labels', have_labels, want_labels))
-
-    # Simple values the image may supply.
-    for field, key, image_default in (
-            ('user', 'User', image_config.get('User')),
-            ('working_dir', 'WorkingDir', image_config.get('WorkingDir')),
-            ('stop_signal', 'StopSignal', image_config.get('StopSignal'))):
-        want = spec[field] or image_default or None
-        have = config.get(key) or None
-        if image is None and spec[field] is None:
-            continue
-        if have != want:
-            diffs.append(_diff(field, have, want))
-
-    if (config.get('StopTimeout') if config.get('StopTimeout') is not None else None) != spec['stop_timeout']:
-        diffs.append(_diff('stop_timeout', config.get('StopTimeout'), spec['stop_timeout']))
-
-    have_hostname = config.get('Hostname') or None
-    if spec['hostname'] is not None:
-        if have_hostname != spec['hostname']:
-            diffs.append(_diff('hostname', have_hostname, spec['hostname']))
-    elif _network_mode(container) not in ('host', ) and not _network_mode(container).startswith('container:') \
-            and have_hostname and have_hostname != (container.get('Id') or '')[:12]:
-        diffs.append(_diff('hostname', have_hostname, None))
-
-    if bool(host_config.get('Init')) != bool(spec['init']):
-        diffs.append(_diff('init', bool(host_config.get('Init')), bool(spec['init'])))
-
-    # Health check, as merged with the image's.
-    want_health = expected_healthcheck(spec['healthcheck'], image_config.get('Healthcheck'))
-    have_health = _healthcheck_tuple(config.get('Healthcheck'))
-    if (image is not None or spec['healthcheck'] is not None) and have_health != want_health:
-        diffs.append(_diff('healthcheck', _healthcheck_view(have_health), _healthcheck_view(want_health)))
-
-    # Ports and mounts.
-    have_ports = _actual_ports(host_config)
-    if have_ports != spec['ports']:
-        diffs.append(_diff('ports', have_ports, spec['ports']))
-    have_mounts = _actual_mounts(host_config)
-    if have_mounts != spec['mounts']:
-        diffs.append(_diff('mounts', have_mounts, spec['mounts']))
-
-    # Logging.
-    log_config = host_config.get('LogConfig') or {}
-    have_driver = log_config.get('Type') or None
-    want_driver = spec['log_driver'] or default_log_driver
-    if have_driver and have_driver != want_driver:
-        diffs.append(_diff('log_driver', have_driver, want_driver))
-    have_options = dict(log_config.get('Config') or {})
-    if want_driver == default_log_driver:
-        # The engine adds its own default options (daemon.json log-opts, which it does not tell) to
-        # containers of its default driver: there, only the declared options count.
-        compared = dict((k, v) for k, v in have_options.items() if k in spec['log_options'])
-    else:
-        compared = have_options
-    if compared != spec['log_options']:
-        diffs.append(_diff('log_options', have_options, spec['log_options']))
-
-    # In-place fields.
-    have_memory = int(host_config.get('Memory') or 0) or None
-    if have_memory != spec['memory']:
-        diffs.append(_diff('memory', have_memory, spec['memory'], in_place=spec['memory'] is not None))
-    have_cpus = (int(host_config.get('NanoCpus') or 0) / 1e9) or None
-    want_nano = int(round((spec['cpus'] or 0) * 1e9))
-    if int(host_config.get('NanoCpus') or 0) != want_nano:
-        diffs.append(_diff('cpus', have_cpus, spec['cpus'], in_place=spec['cpus'] is not None))
-    policy = host_config.get('RestartPolicy') or {}
-    have_policy = dict(name=policy.get('Name') or 'no', max_retries=int(policy.get('MaximumRetryCount') or 0))
-    if have_policy['name'] != 'on-failure':
-        have_policy['max_retries'] = 0
-    if have_policy != spec['restart_policy']:
-        diffs.append(_diff('restart_policy', have_policy, spec['restart_policy'], in_place=True))
-
-    network_diff = compare_networks(spec, container)
-    if network_diff is not None:
-        diffs.append(network_diff)
-    return diffs
-
-
-def desired_networks(spec):
-    """Return the networks the container must be on: the declared ones, or the default ``bridge``."""
-    return spec['networks'] or [dict(name='bridge', aliases=[], ipv4_address=None)]
-
-
 def compare_networks(spec, container):
     """Return the networks difference between spec and container, or ``None``."""
-    actual = _actual_networks(container)
-    have = {}
-    want = {}
-    for entry in desired_networks(spec):
-        want[entry['name']] = dict(aliases=sorted(entry['aliases']), ipv4_address=entry['ipv4_address'])
-    for net_name, endpoint in actual.items():
-        declared = set(want.get(net_name, {}).get('aliases') or [])
-        aliases = sorted(set(a for a in endpoint['aliases'] if a not in endpoint['engine_added'] or a in declared))
-        have[net_name] = dict(aliases=aliases, ipv4_address=endpoint['ipv4_address'])
-    if have == want:
-        return None
-    mode = _network_mode(container)
-    in_place = not (set(have) | set(want)) & set(SPECIAL_NETWORK_MODES) and not mode.startswith('container:')
-    before = [dict(name=k, **v) for k, v in sorted(have.items())]
-    after = [dict(name=k, **v) for k, v in sorted(want.items())]
-    return _diff('networks', before, after, in_place=in_place)
+    return ([d for d in compare(spec, container, {'Id': container.get('Image')}) if d['field'] == 'networks'] or [None])[0]
 
 
 # --- decisions ---------------------------------------------------------------------------------
@@ -846,7 +139,7 @@ def container_status(container):
     return bool(state.get('Running')) and not state.get('Restarting'), health
 
 
-def decide(spec, state, container, image, default_log_driver=DEFAULT_LOG_DRIVER):
+def decide(spec, state, container, image, default_log_driver=DEFAULT_LOG_DRIVER, api_version=None):
     """Decide what to do; return a plan (see :meth:`ContainerEngine.plan`). No request is made.
 
     ``spec`` may lack an image (``spec['image'] is None``) for an existing container: its
@@ -872,7 +165,7 @@ def decide(spec, state, container, image, default_log_driver=DEFAULT_LOG_DRIVER)
 
     running, health = container_status(container)
     if spec.get('image'):
-        plan['differences'] = compare(spec, container, image, default_log_driver)
+        plan['differences'] = compare(spec, container, image, default_log_driver, api_version)
     replace = any(not d['in_place'] for d in plan['differences'])
     actions = []
     if replace:
@@ -945,75 +238,9 @@ def container_facts(container, image_ref=None):
         ports=published,
         mounts=_actual_mounts(host_config),
         memory=int(host_config.get('Memory') or 0) or None,
-        cpus=(int(host_config.get('NanoCpus') or 0) / 1e9) or None,
+        cpus=actual_cpus(host_config),
         restart_policy=dict(name=policy.get('Name') or 'no', max_retries=int(policy.get('MaximumRetryCount') or 0)),
     )
-
-
-# --- the engine's create request ---------------------------------------------------------------
-
-
-def create_config(spec, image=None):
-    """Return ``(config, later_networks)``: the body of the container create request, and the networks
-    to connect after creation (the engine accepts one network at creation with API 1.41)."""
-    networks = spec['networks']
-    host_config = dict(
-        RestartPolicy=dict(Name=spec['restart_policy']['name'], MaximumRetryCount=spec['restart_policy']['max_retries']),
-        PortBindings={},
-        Mounts=[],
-        Init=spec['init'],
-    )
-    if spec['memory']:
-        host_config['Memory'] = spec['memory']
-    if spec['cpus']:
-        host_config['NanoCpus'] = int(round(spec['cpus'] * 1e9))
-    if spec['log_driver'] or spec['log_options']:
-        host_config['LogConfig'] = dict(Type=spec['log_driver'] or '', Config=dict(spec['log_options']))
-    exposed = {}
-    for port in spec['ports']:
-        key = '%s/%s' % (port['container_port'], port['protocol'])
-        exposed[key] = {}
-        host_config['PortBindings'].setdefault(key, []).append(
-            dict(HostIp=port['host_ip'], HostPort=str(port['host_port']) if port['host_port'] else ''))
-    for mount in spec['mounts']:
-        entry = dict(Type=mount['type'], Target=mount['target'], ReadOnly=mount['read_only'])
-        if mount['source']:
-            entry['Source'] = mount['source']
-        host_config['Mounts'].append(entry)
-
-    config = dict(Image=spec['image'], Env=['%s=%s' % item for item in sorted(spec['env'].items())],
-                  Labels=dict(spec['labels']), ExposedPorts=exposed, HostConfig=host_config)
-    config['Labels'][LABEL_SPEC_HASH] = spec_hash(spec)
-    if spec['command'] is not None:
-        config['Cmd'] = spec['command']
-    if spec['entrypoint'] is not None:
-        config['Entrypoint'] = spec['entrypoint']
-        config.setdefault('Cmd', [])
-    for field, key in (('user', 'User'), ('working_dir', 'WorkingDir'), ('hostname', 'Hostname'),
-                       ('stop_signal', 'StopSignal'), ('stop_timeout', 'StopTimeout')):
-        if spec[field] is not None:
-            config[key] = spec[field]
-    health = spec['healthcheck']
-    if health is not None:
-        config['Healthcheck'] = dict((key, value) for key, value in (
-            ('Test', health['test']), ('Interval', health['interval']), ('Timeout', health['timeout']),
-            ('Retries', health['retries']), ('StartPeriod', health['start_period'])) if value)
-
-    later = []
-    if networks:
-        first = networks[0]
-        host_config['NetworkMode'] = first['name']
-        if first['name'] not in SPECIAL_NETWORK_MODES:
-            config['NetworkingConfig'] = dict(EndpointsConfig={first['name']: _endpoint_config(first)})
-        later = networks[1:]
-    return config, later
-
-
-def _endpoint_config(network):
-    endpoint = dict(Aliases=list(network['aliases']) or None)
-    if network['ipv4_address']:
-        endpoint['IPAMConfig'] = dict(IPv4Address=network['ipv4_address'])
-    return endpoint
 
 
 def split_image_ref(ref):
@@ -1030,8 +257,6 @@ def split_image_ref(ref):
 # --- the engine --------------------------------------------------------------------------------
 
 
-#: Container labels with this prefix are the engine's own bookkeeping (never part of a spec, ignored by the comparison).
-LABEL_ENGINE_PREFIX = 'io.hna.cloudos.engine.'
 #: Volumes, by name, that the engine carried from a replaced container: they were anonymous volumes (or carried
 #: before), so they are removed with the container when it is removed with its volumes. Comma-separated names.
 LABEL_ANONYMOUS_VOLUMES = 'io.hna.cloudos.engine.anonymous-volumes'
@@ -1572,7 +797,7 @@ class ContainerEngine(object):
         the container joins its networks without their aliases (see :meth:`_join_aliases`). A create that
         fails (a timeout included) leaves no container behind.
         """
-        config, later = create_config(spec)
+        config, later = create_config(spec, getattr(self.api, 'api_version', None))
         if carried:
             for mount in (config.get('HostConfig') or {}).get('Mounts') or []:
                 if mount.get('Type') == 'volume' and not mount.get('Source') and mount.get('Target') in carried:
@@ -1665,22 +890,11 @@ class ContainerEngine(object):
                     pass
 
     def _update(self, cid, plan):
-        spec = plan['spec']
         name = plan['name']
-        fields = set(d['field'] for d in plan['differences'])
-        body = {}
-        if 'memory' in fields:
-            body['Memory'] = spec['memory']
-            body['MemorySwap'] = spec['memory'] * 2
-        if 'cpus' in fields:
-            body['NanoCpus'] = int(round(spec['cpus'] * 1e9))
-        if 'restart_policy' in fields:
-            body['RestartPolicy'] = dict(Name=spec['restart_policy']['name'], MaximumRetryCount=spec['restart_policy']['max_retries'])
+        body = update_body(plan['spec'], plan['differences'], plan.get('container'))
         if body:
-            what = 'update the container %s' % name
-            response = self._call_found(what, self.api._post_json, self.api._url('/containers/{0}/update', cid), data=body)
-            self._call_found(what, self.api._result, response, True)
-        if 'networks' in fields:
+            self._call_found('update the container %s' % name, self.api.update_container, cid, **body)
+        if any(d['field'] == 'networks' for d in plan['differences']):
             self._update_networks(cid, plan)
 
     def _update_networks(self, cid, plan):

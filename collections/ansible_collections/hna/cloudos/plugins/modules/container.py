@@ -80,188 +80,6 @@ options:
     type: str
     choices: [missing, always, never]
     default: missing
-  command:
-    description:
-      - Command to run, replacing the image's C(CMD). A string is split into words as a shell would (without running one).
-      - Not set means the image's command.
-    type: raw
-  entrypoint:
-    description:
-      - Entrypoint, replacing the image's C(ENTRYPOINT). A string is split into words as a shell would.
-      - When set, the image's command is not used. Give O(command) too if the entrypoint needs arguments.
-    type: raw
-  env:
-    description:
-      - Environment variables, added to those of the image (a variable set here wins over the image's).
-      - Values are strings; quote values such as V("yes") or V("1.0") so that YAML keeps them as text. A boolean value is
-        refused.
-      - Values appear in RV(differences) and in the diff output. Do not put secrets here if the output is logged.
-    type: dict
-  labels:
-    description:
-      - Labels of the container, added to those of the image.
-      - Labels starting with C(io.hna.cloudos.) are set by the collection and cannot be given.
-    type: dict
-  ports:
-    description:
-      - Published ports, each as C([HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]), for example V(8080:80),
-        V(127.0.0.1:8080:80/tcp), V(127.0.0.1::80) (any free host port on that address) or V([::1]:8443:443).
-      - Without host IP, the port is published on every address of the host. The protocol is V(tcp) (default), V(udp) or V(sctp).
-      - Port ranges are not supported; list each port.
-    type: list
-    elements: str
-    aliases: [published_ports]
-  volumes:
-    description:
-      - Volumes in short syntax. V(NAME:/path) mounts the named volume C(NAME) (created by the engine when needed),
-        V(/host/path:/path) bind-mounts a directory or file of the Docker host, V(/path) mounts a new anonymous volume.
-        Append V(:ro) for a read-only mount.
-      - Combined with O(mounts); a path in the container may be mounted only once.
-    type: list
-    elements: str
-  mounts:
-    description:
-      - Mounts in long syntax.
-    type: list
-    elements: dict
-    suboptions:
-      type:
-        description:
-          - V(volume) for a named or anonymous volume, V(bind) for a path of the Docker host, V(tmpfs) for a memory file system.
-        type: str
-        choices: [volume, bind, tmpfs]
-        default: volume
-      source:
-        description:
-          - Volume name (leave out for an anonymous volume) or absolute host path. Not used with V(tmpfs).
-        type: str
-      target:
-        description:
-          - Absolute path in the container.
-        type: str
-        required: true
-      read_only:
-        description:
-          - Mount read-only.
-        type: bool
-        default: false
-  networks:
-    description:
-      - Networks to connect the container to. The first one is the network the container is created on.
-      - Not set (or empty) means the engine's default C(bridge) network; a container on other networks is then
-        disconnected from them.
-      - Use V(host) or V(none) as the only network for those network modes.
-    type: list
-    elements: dict
-    suboptions:
-      name:
-        description:
-          - Name of the network. It must exist.
-        type: str
-        required: true
-      aliases:
-        description:
-          - Other names of the container on this network (user-defined networks only).
-        type: list
-        elements: str
-      ipv4_address:
-        description:
-          - Fixed IPv4 address on this network (the network must have a subnet that contains it).
-        type: str
-  namespace:
-    description:
-      - Namespace (see M(hna.cloudos.namespace)) the container belongs to. The namespace must exist.
-      - The container joins the namespace network with the aliases O(name) and C(<name>.<namespace>), is labelled with
-        the namespace, and counts towards its quotas; a change that would exceed a quota fails before anything is created.
-    type: str
-  restart_policy:
-    description:
-      - What the engine does when the container stops. V(no) leaves it stopped, V(on-failure) restarts it when it exits with
-        an error (at most O(restart_retries) times, 0 for no limit), V(unless-stopped) and V(always) restart it except after
-        a stop requested by a user (V(always) also when the engine starts).
-    type: str
-    choices: ['no', always, unless-stopped, on-failure]
-    default: 'no'
-  restart_retries:
-    description:
-      - With O(restart_policy=on-failure), the most restarts the engine tries (0 for no limit).
-    type: int
-  healthcheck:
-    description:
-      - Health check, replacing the image's. Durations left out are the image's (or Docker's defaults).
-      - Durations are written like V(30s), V(1m30s) or V(500ms); a bare number is seconds.
-    type: dict
-    suboptions:
-      test:
-        description:
-          - Command to run. A string runs with the container's shell (C(CMD-SHELL)); a list runs directly (C(CMD)).
-            A list may also start with C(CMD), C(CMD-SHELL) or C(NONE) itself.
-          - Not set means the image's test (useful to change only its timings).
-        type: raw
-      interval:
-        description:
-          - Time between two checks.
-        type: str
-      timeout:
-        description:
-          - Time after which a check counts as failed.
-        type: str
-      retries:
-        description:
-          - Failures in a row after which the container is unhealthy.
-        type: int
-      start_period:
-        description:
-          - Time after start during which failures do not count.
-        type: str
-      disable:
-        description:
-          - Turn off the image's health check.
-        type: bool
-        default: false
-  init:
-    description:
-      - Run an init process as PID 1 that forwards signals and reaps processes.
-    type: bool
-  user:
-    description:
-      - User (and optionally group), as C(name), C(uid), C(name:group) or C(uid:gid), replacing the image's.
-    type: str
-  working_dir:
-    description:
-      - Working directory in the container, replacing the image's.
-    type: str
-  hostname:
-    description:
-      - Host name of the container. Not set means the engine's default (the short container ID).
-    type: str
-  memory:
-    description:
-      - Memory limit, such as V(512m) or V(1g) (binary units b, k, m, g, t), or a number of bytes. Not set or V(0) means
-        no limit.
-      - Changed on the running container; removing the limit replaces the container.
-    type: str
-  cpus:
-    description:
-      - Number of CPUs the container may use, such as V(0.5) or V(2). Not set or V(0) means no limit.
-      - Changed on the running container; removing the limit replaces the container.
-    type: float
-  log_driver:
-    description:
-      - Logging driver, such as V(json-file), V(local) or V(syslog). Not set means the engine's default.
-    type: str
-  log_options:
-    description:
-      - Options of the logging driver, such as C(max-size). Values are strings.
-    type: dict
-  stop_timeout:
-    description:
-      - Seconds the container gets to stop after the stop signal before it is killed. Not set means the engine's default (10).
-    type: int
-  stop_signal:
-    description:
-      - Signal that stops the container, such as V(SIGTERM) or V(SIGQUIT), replacing the image's.
-    type: str
   wait:
     description:
       - After the container was started (created, replaced, started or restarted), V(none) returns at once, V(running)
@@ -291,6 +109,7 @@ options:
     default: true
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - hna.cloudos.container_options
   - hna.cloudos.docker
   - hna.cloudos.docker.docker_sdk
   - hna.cloudos.docker.actiongroup_docker
@@ -314,10 +133,12 @@ attributes:
       - O(state=restarted) always restarts the container. With O(pull=always), a tag that points to a new image in the
         registry replaces the container.
 notes:
-  - The container gets the label C(io.hna.cloudos.managed=true), and C(io.hna.cloudos.spec-hash) with a hash of its
-    declared configuration; with O(namespace) also C(io.hna.cloudos.namespace) and C(io.hna.cloudos.service).
-  - Options of the engine this module does not manage (devices, capabilities, ulimits, and so on) keep the engine's
-    defaults.
+  - The container gets the label C(io.hna.cloudos.managed=true); with O(namespace) also C(io.hna.cloudos.namespace) and
+    C(io.hna.cloudos.service). Labels starting with C(io.hna.cloudos.engine.) are bookkeeping of the collection and
+    never compared; so is the label C(io.hna.cloudos.spec-hash) that earlier versions wrote.
+  - Options of the engine this module does not manage (for example C(privileged), C(network_mode), C(cpuset_cpus)) keep
+    the engine's defaults.
+  - A task that fails before it changed anything (bad input, a quota exceeded, a missing image) reports no change.
 seealso:
   - module: hna.cloudos.container_info
   - module: hna.cloudos.namespace
@@ -372,6 +193,24 @@ EXAMPLES = r"""
     log_options:
       max-size: 10m
       max-file: "3"
+
+- name: Run a hardened worker with its own limits and environment file
+  hna.cloudos.container:
+    name: indexer
+    image: registry.example.com/shop/indexer:1.4.0
+    env_file:
+      - /etc/shop/indexer.env
+    read_only: true
+    tmpfs:
+      /tmp: size=64m
+    cap_drop: [ALL]
+    cap_add: [NET_BIND_SERVICE]
+    security_opt: ["no-new-privileges:true"]
+    ulimits:
+      nofile: {soft: 4096, hard: 8192}
+    shm_size: 256m
+    extra_hosts:
+      search.internal: 10.20.0.15
 
 - name: Show what would change, without changing anything
   hna.cloudos.container:
@@ -533,126 +372,35 @@ failed_container:
   sample: {name: web-new-1a2b3c4d, status: running, health: unhealthy, health_log: 'wget: server returned error: HTTP/1.1 500'}
 """
 
+from ansible_collections.hna.cloudos.plugins.module_utils._compose import read_env_file
+from ansible_collections.hna.cloudos.plugins.module_utils._container_options import (
+    SpecError,
+    container_argument_spec,
+    module_diff,
+    module_spec,
+)
 from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import DockerClient
 from ansible_collections.hna.cloudos.plugins.module_utils._docker_engine import (
     ContainerEngine,
     ContainerEngineError,
-    SpecError,
     container_facts,
-    container_spec,
 )
-
-#: Options that describe the container's configuration (compared with the container).
-CONFIG_OPTIONS = ('command', 'entrypoint', 'env', 'labels', 'ports', 'volumes', 'mounts', 'networks', 'namespace',
-                  'restart_retries', 'healthcheck', 'init', 'user', 'working_dir', 'hostname', 'memory', 'cpus',
-                  'log_driver', 'log_options', 'stop_timeout', 'stop_signal')
-
-
-def build_spec(params):
-    """Return the container spec for the module options; raise ``SpecError`` naming the bad option."""
-    restart_policy = params['restart_policy']
-    if params['image'] is None:
-        given = [option for option in CONFIG_OPTIONS if params.get(option) not in (None, [], {})]
-        if params['restart_policy'] != 'no':
-            given.append('restart_policy')
-        if given:
-            raise SpecError('image is needed with %s: without image the configuration of the container is not compared.'
-                            % ', '.join(sorted(given)))
-    return container_spec(
-        name=params['name'],
-        image=params['image'],
-        command=params['command'],
-        entrypoint=params['entrypoint'],
-        env=params['env'],
-        labels=params['labels'],
-        ports=params['ports'],
-        volumes=params['volumes'],
-        mounts=params['mounts'],
-        networks=params['networks'],
-        restart_policy=restart_policy,
-        restart_retries=params['restart_retries'],
-        healthcheck=params['healthcheck'],
-        init=params['init'],
-        user=params['user'],
-        working_dir=params['working_dir'],
-        hostname=params['hostname'],
-        memory=params['memory'],
-        cpus=params['cpus'],
-        log_driver=params['log_driver'],
-        log_options=params['log_options'],
-        stop_timeout=params['stop_timeout'],
-        stop_signal=params['stop_signal'],
-        namespace=params['namespace'],
-    )
-
-
-def build_diff(plan, facts_before):
-    """Return the ``diff`` of the task: the differing fields before and after."""
-    if plan['action'] == 'create':
-        spec = plan['spec']
-        return dict(before={}, after=dict((key, value) for key, value in spec.items() if value not in (None, [], {})))
-    if plan['action'] == 'remove':
-        return dict(before=facts_before, after={})
-    before = dict((d['field'], d['before']) for d in plan['differences'])
-    after = dict((d['field'], d['after']) for d in plan['differences'])
-    running = bool(facts_before.get('running'))
-    for action in plan['actions']:
-        if action in ('start', 'stop'):
-            before['running'] = running
-            after['running'] = action == 'start'
-    return dict(before=before, after=after)
 
 
 def main():
+    argument_spec = dict(
+        name=dict(type='str', required=True),
+        state=dict(type='str', default='started', choices=['present', 'started', 'stopped', 'restarted', 'absent']),
+        image=dict(type='str'),
+        pull=dict(type='str', default='missing', choices=['missing', 'always', 'never']),
+        wait=dict(type='str', default='running', choices=['none', 'running', 'healthy']),
+        wait_timeout=dict(type='int', default=60),
+        force_kill=dict(type='bool', default=False),
+        keep_volumes=dict(type='bool', default=True),
+    )
+    argument_spec.update(container_argument_spec())
     client = DockerClient(
-        argument_spec=dict(
-            name=dict(type='str', required=True),
-            state=dict(type='str', default='started', choices=['present', 'started', 'stopped', 'restarted', 'absent']),
-            image=dict(type='str'),
-            pull=dict(type='str', default='missing', choices=['missing', 'always', 'never']),
-            command=dict(type='raw'),
-            entrypoint=dict(type='raw'),
-            env=dict(type='dict'),
-            labels=dict(type='dict'),
-            ports=dict(type='list', elements='str', aliases=['published_ports']),
-            volumes=dict(type='list', elements='str'),
-            mounts=dict(type='list', elements='dict', options=dict(
-                type=dict(type='str', default='volume', choices=['volume', 'bind', 'tmpfs']),
-                source=dict(type='str'),
-                target=dict(type='str', required=True),
-                read_only=dict(type='bool', default=False),
-            )),
-            networks=dict(type='list', elements='dict', options=dict(
-                name=dict(type='str', required=True),
-                aliases=dict(type='list', elements='str'),
-                ipv4_address=dict(type='str'),
-            )),
-            namespace=dict(type='str'),
-            restart_policy=dict(type='str', default='no', choices=['no', 'always', 'unless-stopped', 'on-failure']),
-            restart_retries=dict(type='int'),
-            healthcheck=dict(type='dict', options=dict(
-                test=dict(type='raw'),
-                interval=dict(type='str'),
-                timeout=dict(type='str'),
-                retries=dict(type='int'),
-                start_period=dict(type='str'),
-                disable=dict(type='bool', default=False),
-            )),
-            init=dict(type='bool'),
-            user=dict(type='str'),
-            working_dir=dict(type='str'),
-            hostname=dict(type='str'),
-            memory=dict(type='str'),
-            cpus=dict(type='float'),
-            log_driver=dict(type='str'),
-            log_options=dict(type='dict'),
-            stop_timeout=dict(type='int'),
-            stop_signal=dict(type='str'),
-            wait=dict(type='str', default='running', choices=['none', 'running', 'healthy']),
-            wait_timeout=dict(type='int', default=60),
-            force_kill=dict(type='bool', default=False),
-            keep_volumes=dict(type='bool', default=True),
-        ),
+        argument_spec=argument_spec,
         supports_check_mode=True,
         required_if=[('state', 'present', ['image']), ('state', 'started', ['image'])],
     )
@@ -662,31 +410,36 @@ def main():
     if params['wait_timeout'] < 0:
         client.fail('wait_timeout must be 0 or more seconds, not %s.' % params['wait_timeout'], **results)
     try:
-        spec = build_spec(params)
+        spec = module_spec(params, read_env_file)
     except SpecError as exc:
         client.fail(str(exc), **results)
 
     engine = ContainerEngine(client)
+    facts_before = None
     try:
         plan = engine.plan(spec, state=params['state'], pull=params['pull'])
         facts_before = container_facts(plan['container'])
-        results.update(actions=plan['actions'], differences=plan['differences'], changed=bool(plan['actions']),
-                       container=facts_before)
+        results.update(actions=plan['actions'], differences=plan['differences'], container=facts_before)
         if client.module._diff:
-            results['diff'] = build_diff(plan, facts_before)
+            results['diff'] = module_diff(plan, facts_before)
         results['container'] = engine.apply(plan, wait=params['wait'], timeout=params['wait_timeout'],
                                             force_kill=params['force_kill'], keep_volumes=params['keep_volumes'])
+        results['changed'] = bool(plan['actions'])
     except SpecError as exc:
         client.fail(str(exc), **results)
     except ContainerEngineError as exc:
         if exc.facts:
             results['failed_container'] = exc.facts
-        if not client.check_mode:
-            # Report the container as it is after the failure (the old one, when a replacement failed).
+        if not client.check_mode and facts_before is not None:
+            # Report the container as it is after the failure (the old one, when a replacement failed), and a change
+            # only when the failure left another container, or the container in another state, than before.
             try:
                 results['container'] = container_facts(engine.find(spec['name']))
             except ContainerEngineError:
-                pass
+                results['changed'] = True
+            else:
+                now = results['container']
+                results['changed'] = (now.get('id'), now.get('status')) != (facts_before.get('id'), facts_before.get('status'))
         client.fail(exc.msg, **results)
 
     client.close()

@@ -41,18 +41,22 @@ description:
     Service: C(image), C(command), C(entrypoint), C(environment), C(env_file),
     C(ports), C(volumes), C(networks), C(depends_on), C(healthcheck), C(restart), C(labels), C(deploy.replicas),
     C(deploy.resources.limits.cpus), C(deploy.resources.limits.memory), C(user), C(working_dir), C(hostname), C(init),
-    C(stop_grace_period), C(stop_signal), C(logging), C(extends), C(profiles), C(secrets), C(configs) and C(x-*).
-    Anything else (for example C(build), C(privileged), C(cap_add)) fails with a message naming the service and the key."
+    C(stop_grace_period), C(stop_signal), C(logging), C(extends), C(profiles), C(secrets), C(configs), the keys of the
+    container options of M(hna.cloudos.container) (C(cap_add), C(cap_drop), C(ulimits), C(devices), C(extra_hosts), C(dns),
+    C(dns_search), C(read_only), C(tmpfs), C(sysctls), C(shm_size), C(security_opt), C(pid), C(ipc), C(expose), C(tty),
+    C(stdin_open)) and C(x-*). Anything else (for example C(build) or C(privileged)) fails with a message naming the
+    service and the key."
   - "C(include) merges other Compose files (short syntax, or C(path), C(project_directory) and C(env_file)); their
     relative paths are relative to their own directory. C(extends) (C(service) and optional C(file)) merges a service
     into another with the Compose merge rules, in which the C(!reset) and C(!override) tags remove or replace a value
-    instead of merging it. A service with C(profiles) is only deployed when one of its profiles is
-    named in the variable C(COMPOSE_PROFILES) of O(env) or O(env_files) (V(*) enables all); an active service that
-    depends on an inactive one fails the task, unless the dependency has C(required: false)."
-  - "Top-level C(secrets) and C(configs) must be C(file:) (relative to the directory of the Compose file); each one a
+    instead of merging it. A service with C(profiles) is only deployed when one of its profiles is enabled (see
+    O(profiles)); an active service that depends on an inactive one fails the task, unless the dependency has
+    C(required: false)."
+  - "Top-level C(secrets) and C(configs) are C(file:) (relative to the directory of the Compose file), or C(environment:)
+    (an interpolation variable) and, for configs, C(content:), which the module writes under O(files_dir). Each one a
     service uses is bind-mounted read-only at C(/run/secrets/<name>) (secrets) or C(/<name>) (configs), or at its
-    C(target). C(environment:) and C(content:) sources, C(external) secrets and configs, and C(uid), C(gid) and C(mode)
-    (which a bind-mounted file cannot change) are refused."
+    C(target); its value never reaches the environment of the container. C(external) secrets and configs (Swarm only),
+    and C(uid), C(gid) and C(mode) on a C(file:) source (which a bind-mounted file cannot change), are refused."
 author:
   - HNA CloudOS maintainers (!UNKNOWN)
 options:

@@ -271,7 +271,9 @@ def test_minimal_service_spec():
                 'io.hna.cloudos.stack': NS},
         ports=[], mounts=[], networks=[dict(name=NS, aliases=['svc', 'svc.shop'], ipv4_address=None)],
         restart_policy=dict(name='no', max_retries=0), healthcheck=None, init=None, user=None, working_dir=None,
-        hostname=None, memory=None, cpus=None, log_driver=None, log_options={}, stop_timeout=None, stop_signal=None)
+        hostname=None, memory=None, cpus=None, log_driver=None, log_options={}, stop_timeout=None, stop_signal=None,
+        expose=[], tmpfs={}, shm_size=None, cap_add=[], cap_drop=[], ulimits=[], devices=[], extra_hosts=[], dns=[],
+        dns_search=[], read_only=None, sysctls={}, security_opt=[], pid=None, ipc=None, tty=None, interactive=None)
 
 
 def test_missing_image():
@@ -292,23 +294,22 @@ def test_good_images(image):
     assert spec(dict(image=image))['image'] == image
 
 
-@pytest.mark.parametrize('key', ['privileged', 'cap_add', 'container_name', 'network_mode', 'tmpfs', 'build',
-                                 'extra_hosts', 'devices', 'pid'])
+@pytest.mark.parametrize('key', ['privileged', 'container_name', 'network_mode', 'build'])
 def test_unsupported_service_keys(key):
     message = error(dict(web=dict(image='busybox', **{key: True})), 'not supported')
     assert message == "service 'web': key '%s' is not supported by hna.cloudos.stack" % key
 
 
 def test_several_unsupported_keys_are_named():
-    message = error(dict(web=dict(image='busybox', privileged=True, cap_add=['NET_ADMIN'])), 'not supported')
-    assert message == "service 'web': keys 'cap_add', 'privileged' are not supported by hna.cloudos.stack"
+    message = error(dict(web=dict(image='busybox', privileged=True, build='.', cap_add=['NET_ADMIN'])), 'not supported')
+    assert message == "service 'web': keys 'build', 'privileged' are not supported by hna.cloudos.stack"
 
 
 @pytest.mark.parametrize('definition, key', [
     (dict(deploy=dict(placement={})), 'deploy.placement'),
     (dict(deploy=dict(resources=dict(reservations={}))), 'deploy.resources.reservations'),
     (dict(deploy=dict(resources=dict(limits=dict(pids=10)))), 'deploy.resources.limits.pids'),
-    (dict(healthcheck=dict(test='true', start_interval='1s')), 'healthcheck.start_interval'),
+    (dict(healthcheck=dict(test='true', start_timeout='1s')), 'healthcheck.start_timeout'),
     (dict(ports=[dict(target=80, app_protocol='http')]), 'ports[0].app_protocol'),
     (dict(volumes=[dict(type='bind', source='/x', target='/y', bind=dict(propagation='shared'))]), 'volumes[0].bind'),
     (dict(depends_on=dict(db=dict(restart=True))), 'depends_on.db.restart'),
@@ -631,11 +632,11 @@ def test_start_levels_directly():
 
 
 @pytest.mark.parametrize('value, expected', [
-    ('true', dict(test=['CMD-SHELL', 'true'], interval=None, timeout=None, retries=None, start_period=None)),
+    ('true', dict(test=['CMD-SHELL', 'true'], interval=None, timeout=None, retries=None, start_period=None, start_interval=None)),
     (['CMD', 'curl', '-f', 'http://localhost'],
-     dict(test=['CMD', 'curl', '-f', 'http://localhost'], interval=None, timeout=None, retries=None, start_period=None)),
-    (['CMD-SHELL', 'exit 0'], dict(test=['CMD-SHELL', 'exit 0'], interval=None, timeout=None, retries=None, start_period=None)),
-    (['NONE'], dict(test=['NONE'], interval=None, timeout=None, retries=None, start_period=None)),
+     dict(test=['CMD', 'curl', '-f', 'http://localhost'], interval=None, timeout=None, retries=None, start_period=None, start_interval=None)),
+    (['CMD-SHELL', 'exit 0'], dict(test=['CMD-SHELL', 'exit 0'], interval=None, timeout=None, retries=None, start_period=None, start_interval=None)),
+    (['NONE'], dict(test=['NONE'], interval=None, timeout=None, retries=None, start_period=None, start_interval=None)),
 ])
 def test_healthcheck_test_syntaxes(value, expected):
     assert spec(dict(image='x', healthcheck=dict(test=value)))['healthcheck'] == expected
@@ -643,10 +644,11 @@ def test_healthcheck_test_syntaxes(value, expected):
 
 def test_healthcheck_durations_and_disable():
     health = spec(dict(image='x', healthcheck=dict(test='true', interval='1m30s', timeout='500ms', retries=3, start_period=10)))['healthcheck']
-    assert health == dict(test=['CMD-SHELL', 'true'], interval=90 * 10 ** 9, timeout=5 * 10 ** 8, retries=3, start_period=10 ** 10)
+    assert health == dict(test=['CMD-SHELL', 'true'], interval=90 * 10 ** 9, timeout=5 * 10 ** 8, retries=3, start_period=10 ** 10,
+                          start_interval=None)
     assert spec(dict(image='x', healthcheck=dict(disable=True)))['healthcheck']['test'] == ['NONE']
     assert spec(dict(image='x', healthcheck=dict(disable=False, interval='2s')))['healthcheck'] == dict(
-        test=None, interval=2 * 10 ** 9, timeout=None, retries=None, start_period=None)
+        test=None, interval=2 * 10 ** 9, timeout=None, retries=None, start_period=None, start_interval=None)
 
 
 @pytest.mark.parametrize('value, match', [
@@ -700,7 +702,8 @@ def test_reserved_labels():
 def test_deploy_replicas_and_limits():
     result = stack(dict(web=dict(image='x', deploy=dict(replicas=3, resources=dict(limits=dict(cpus='0.5', memory='128m'))))))
     specs = result['services']['web']['specs']
-    assert [s['name'] for s in specs] == ['shop-web-1', 'shop-web-2', 'shop-web-3']
+    # The first replica keeps the plain name, so that scaling from one to several (and back) keeps it.
+    assert [s['name'] for s in specs] == ['shop-web', 'shop-web-2', 'shop-web-3']
     assert [s['labels']['io.hna.cloudos.replica'] for s in specs] == ['1', '2', '3']
     assert all(s['networks'][0]['aliases'] == ['web', 'web.shop'] for s in specs)
     assert all(s['cpus'] == 0.5 and s['memory'] == 128 * 1024 ** 2 for s in specs)
@@ -745,7 +748,7 @@ def test_replicas_with_fixed_host_port():
 
 
 def test_container_name_collision():
-    error(dict(web=dict(image='x', deploy=dict(replicas=2)), **{'web-1': dict(image='x')}), 'container name')
+    error(dict(web=dict(image='x', deploy=dict(replicas=2)), **{'web-2': dict(image='x')}), 'container name')
 
 
 def test_simple_keys():

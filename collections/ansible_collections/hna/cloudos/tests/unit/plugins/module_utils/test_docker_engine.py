@@ -74,17 +74,21 @@ def container_for(spec, image=None, running=True, health=None):
     state = {'Status': 'running' if running else 'exited', 'Running': running, 'Restarting': False, 'ExitCode': 0}
     if health:
         state['Health'] = {'Status': health, 'Log': [{'ExitCode': 0, 'Output': 'ok'}]}
+    exposed = dict(image_config.get('ExposedPorts') or {})
+    exposed.update(config.get('ExposedPorts') or {})
+    container_config = dict((key, value) for key, value in config.items() if key not in ('HostConfig', 'NetworkingConfig'))
+    container_config.update({
+        'Image': spec['image'], 'Hostname': spec['hostname'] or CONTAINER_ID[:12], 'Env': ['%s=%s' % kv for kv in env.items()],
+        'Cmd': cmd, 'Entrypoint': entrypoint, 'Labels': labels, 'Healthcheck': health_config,
+        'User': spec['user'] or image_config.get('User') or '', 'WorkingDir': spec['working_dir'] or '',
+        'StopTimeout': spec['stop_timeout'], 'ExposedPorts': exposed,
+    })
     return {
         'Id': CONTAINER_ID,
         'Name': '/' + spec['name'],
         'Image': image['Id'],
         'State': state,
-        'Config': {
-            'Image': spec['image'], 'Hostname': spec['hostname'] or CONTAINER_ID[:12], 'Env': ['%s=%s' % kv for kv in env.items()],
-            'Cmd': cmd, 'Entrypoint': entrypoint, 'Labels': labels, 'Healthcheck': health_config,
-            'User': spec['user'] or image_config.get('User') or '', 'WorkingDir': spec['working_dir'] or '',
-            'StopTimeout': spec['stop_timeout'],
-        },
+        'Config': container_config,
         'HostConfig': host_config,
         'NetworkSettings': {'Networks': networks, 'Ports': {}},
     }
@@ -137,13 +141,16 @@ def test_parse_duration_refuses(value):
     ({'container_port': 80, 'host_port': 8080}, (80, 'tcp', '', 8080)),
 ])
 def test_parse_port(value, expected):
-    port = de.parse_port(value)
+    ports = de.parse_port(value)
+    assert len(ports) == 1
+    port = ports[0]
     assert (port['container_port'], port['protocol'], port['host_ip'], port['host_port']) == expected
 
 
 @pytest.mark.parametrize('value, needle', [
     ('abc', 'not a number'), ('8080:80/xyz', 'protocol'), ('1.2.3:80:80', 'not an IP address'),
-    ('70000:80', 'between 1 and 65535'), ('8000-8001:80-81', 'ranges are not supported'), ('1:2:3:4', 'not a port mapping'),
+    ('70000:80', 'outside 1-65535'), ('8000-8002:80-81', 'the ranges must have the same length'),
+    ('1:2:3:4', 'is not [HOST_IP:][HOST_PORT:]CONTAINER_PORT'), ('90-80', 'ends before it starts'),
 ])
 def test_parse_port_refuses(value, needle):
     with pytest.raises(de.SpecError) as caught:
@@ -163,7 +170,8 @@ def test_parse_volume():
 
 def test_healthcheck_normalisation():
     assert de.normalise_healthcheck({'test': 'curl -f http://x/', 'interval': '10s'}) == dict(
-        test=['CMD-SHELL', 'curl -f http://x/'], interval=10 ** 10, timeout=None, retries=None, start_period=None)
+        test=['CMD-SHELL', 'curl -f http://x/'], interval=10 ** 10, timeout=None, retries=None, start_period=None,
+        start_interval=None)
     assert de.normalise_healthcheck({'test': ['true']})['test'] == ['CMD', 'true']
     assert de.normalise_healthcheck({'test': ['CMD-SHELL', 'true']})['test'] == ['CMD-SHELL', 'true']
     assert de.normalise_healthcheck({'disable': True})['test'] == ['NONE']
@@ -205,14 +213,6 @@ def test_spec_errors_name_the_option(kwargs, prefix):
     with pytest.raises(de.SpecError) as caught:
         make_spec(**kwargs)
     assert str(caught.value).startswith(prefix)
-
-
-def test_spec_hash_ignores_the_hash_label_and_follows_changes():
-    spec = make_spec(env={'A': '1'})
-    same = copy.deepcopy(spec)
-    same['labels'][de.LABEL_SPEC_HASH] = 'x'
-    assert de.spec_hash(spec) == de.spec_hash(same)
-    assert de.spec_hash(spec) != de.spec_hash(make_spec(env={'A': '2'}))
 
 
 # --- comparison -------------------------------------------------------------------------------------
@@ -311,6 +311,205 @@ def test_log_driver_default_and_declared():
     assert fields(de.compare(make_spec(log_options={'tag': 'y'}), container, IMAGE, 'journald')) == ['log_options']
 
 
+# --- the options added with the table, against what the engine fills in ------------------------------
+
+
+NEW_OPTIONS = dict(cap_add=['net_admin', 'CAP_SYS_TIME'], cap_drop=['MKNOD'], ulimits={'nofile': {'soft': 1024, 'hard': 2048}, 'nproc': 512},
+                   devices=['/dev/null:/dev/hnanull:rw'], extra_hosts={'db.example': '10.1.2.3'}, dns=['10.0.0.53'],
+                   dns_search=['example.com'], read_only=True, tmpfs={'/run': 'size=1m'}, sysctls={'net.core.somaxconn': 1024},
+                   shm_size='128m', security_opt=['no-new-privileges:true'], pid='host', ipc='host', expose=[8081, '53/udp'],
+                   tty=True, interactive=True)
+
+
+def engine_fills_in(container):
+    """What the engine adds to a container it creates (defaults it reports on inspect)."""
+    host_config = container['HostConfig']
+    host_config.setdefault('ShmSize', 64 * 1024 ** 2)
+    host_config.setdefault('IpcMode', 'private')
+    return container
+
+
+def test_new_options_settle_against_the_created_container():
+    spec = make_spec(**NEW_OPTIONS)
+    container = engine_fills_in(container_for(spec))
+    assert de.compare(spec, container, IMAGE) == []
+    bare = make_spec()
+    assert de.compare(bare, engine_fills_in(container_for(bare)), IMAGE) == []
+
+
+@pytest.mark.parametrize('option', sorted(NEW_OPTIONS))
+def test_each_new_option_removed_or_added_is_a_replacement(option):
+    with_option = make_spec(**{option: NEW_OPTIONS[option]})
+    bare = make_spec()
+    for old, new in ((with_option, bare), (bare, with_option)):
+        diffs = de.compare(new, engine_fills_in(container_for(old)), IMAGE)
+        assert fields(diffs) == [option]
+        assert diffs[0]['in_place'] is False
+
+
+@pytest.mark.parametrize('declared, actual', [
+    (dict(cap_add=['NET_ADMIN']), dict(CapAdd=['CAP_NET_ADMIN'])),
+    (dict(cap_add=['cap_net_admin']), dict(CapAdd=['NET_ADMIN'])),
+    (dict(shm_size='64m'), dict(ShmSize=64 * 1024 ** 2)),
+    (dict(), dict(ShmSize=64 * 1024 ** 2)),
+    (dict(), dict(IpcMode='shareable')),
+    (dict(), dict(IpcMode='private')),
+    (dict(ulimits={'nofile': 1024}), dict(Ulimits=[{'Name': 'nofile', 'Soft': 1024, 'Hard': 1024}])),
+    (dict(ulimits=['nofile=1024:2048']), dict(Ulimits=[{'Name': 'nofile', 'Soft': 1024, 'Hard': 2048}])),
+    (dict(devices=['/dev/null']), dict(Devices=[{'PathOnHost': '/dev/null', 'PathInContainer': '/dev/null', 'CgroupPermissions': 'rwm'}])),
+    (dict(extra_hosts=['a.example=10.0.0.1']), dict(ExtraHosts=['a.example:10.0.0.1'])),
+])
+def test_engine_spellings_and_defaults_are_no_difference(declared, actual):
+    spec = make_spec(**declared)
+    container = container_for(spec)
+    container['HostConfig'].update(actual)
+    assert de.compare(spec, container, IMAGE) == []
+
+
+def test_security_opt_the_engine_adds_for_host_namespaces_is_no_difference():
+    spec = make_spec(pid='host', security_opt=['no-new-privileges:true'])
+    container = container_for(spec)
+    container['HostConfig']['SecurityOpt'] = ['label=disable', 'no-new-privileges:true']
+    assert de.compare(spec, container, IMAGE) == []
+    assert fields(de.compare(make_spec(pid='host'), container, IMAGE)) == ['security_opt']
+
+
+def test_ipc_declared_is_compared_and_an_undeclared_non_default_is_a_difference():
+    spec = make_spec()
+    container = container_for(spec)
+    container['HostConfig']['IpcMode'] = 'host'
+    assert fields(de.compare(spec, container, IMAGE)) == ['ipc']
+    container['HostConfig']['IpcMode'] = 'private'
+    assert fields(de.compare(make_spec(ipc='shareable'), container, IMAGE)) == ['ipc']
+
+
+def test_tmpfs_option_is_not_confused_with_tmpfs_mounts():
+    as_option = make_spec(tmpfs=['/run'])
+    as_mount = make_spec(mounts=[{'type': 'tmpfs', 'target': '/run'}])
+    assert de.compare(as_option, container_for(as_option), IMAGE) == []
+    assert de.compare(as_mount, container_for(as_mount), IMAGE) == []
+    assert fields(de.compare(as_option, container_for(as_mount), IMAGE)) == ['mounts', 'tmpfs']
+    with pytest.raises(de.SpecError, match='mounted twice'):
+        make_spec(tmpfs=['/run'], volumes=['/run'])
+
+
+def test_start_interval_is_sent_and_compared_only_from_api_1_44():
+    spec = make_spec(healthcheck={'test': 'true', 'start_period': '30s', 'start_interval': '1s'})
+    assert 'StartInterval' not in de.create_config(spec, '1.41')[0]['Healthcheck']
+    assert de.create_config(spec, '1.44')[0]['Healthcheck']['StartInterval'] == 10 ** 9
+    container = container_for(spec)
+    assert de.compare(spec, container, IMAGE) == []
+    assert de.compare(spec, container, IMAGE, api_version='1.41') == []
+    assert fields(de.compare(spec, container, IMAGE, api_version='1.44')) == ['healthcheck']
+    # An engine that reports a StartInterval knows it, whatever API version the caller gave.
+    container['Config']['Healthcheck']['StartInterval'] = 2 * 10 ** 9
+    assert fields(de.compare(spec, container, IMAGE)) == ['healthcheck']
+    container['Config']['Healthcheck']['StartInterval'] = 10 ** 9
+    assert de.compare(spec, container, IMAGE) == []
+
+
+def test_cpus_are_a_quota_changed_in_place_but_nano_cpus_need_a_replacement():
+    spec = make_spec(cpus=0.5)
+    container = container_for(spec)
+    assert de.compare(spec, container, IMAGE) == []
+    diffs = de.compare(make_spec(cpus=1), container, IMAGE)
+    assert [(d['field'], d['in_place']) for d in diffs] == [('cpus', True)]
+    assert de.update_body(make_spec(cpus=1), diffs, container) == dict(cpu_period=100000, cpu_quota=100000)
+    old = container_for(make_spec())
+    old['HostConfig']['NanoCpus'] = 500000000
+    assert de.compare(spec, old, IMAGE) == []
+    assert [(d['field'], d['in_place']) for d in de.compare(make_spec(cpus=1), old, IMAGE)] == [('cpus', False)]
+
+
+def test_update_uses_the_public_sdk_method():
+    old = container_for(make_spec(memory='64m', cpus=0.5))
+    api = FakeAPI(old)
+    engine = de.ContainerEngine(FakeClient(), api=api)
+    plan = engine.plan(make_spec(memory='128m', cpus=1, restart_policy='always'), 'started', image=IMAGE)
+    assert plan['actions'] == ['update']
+    engine.apply(plan, quota=False)
+    assert ('update', CONTAINER_ID, dict(mem_limit=128 * 1024 ** 2, memswap_limit=256 * 1024 ** 2, cpu_period=100000,
+                                         cpu_quota=100000, restart_policy={'Name': 'always', 'MaximumRetryCount': 0})) in api.calls
+
+
+# --- reruns that settle ---------------------------------------------------------------------------
+
+
+def test_ipv6_wildcard_port_settles():
+    spec = make_spec(ports=['[::]:8080:80'])
+    container = container_for(spec)
+    assert container['HostConfig']['PortBindings'] == {'80/tcp': [{'HostIp': '::', 'HostPort': '8080'}]}
+    assert de.compare(spec, container, IMAGE) == []
+
+
+def test_empty_command_settles():
+    spec = make_spec(command=[])
+    container = container_for(spec)
+    container['Config']['Cmd'] = IMAGE['Config']['Cmd']  # the engine takes the image's command for an empty one
+    assert de.compare(spec, container, IMAGE) == []
+
+
+def test_hostname_alias_added_by_the_engine_settles():
+    spec = make_spec(hostname='web1', networks=[{'name': 'front', 'aliases': ['www']}])
+    container = container_for(spec)
+    container['NetworkSettings']['Networks']['front']['Aliases'].append('web1')
+    assert de.compare(spec, container, IMAGE) == []
+
+
+def test_address_pinned_at_a_reconnection_is_no_difference():
+    spec = make_spec(namespace='shop')
+    container = container_for(spec)
+    container['NetworkSettings']['Networks']['shop']['IPAMConfig'] = {'IPv4Address': '10.240.5.2'}
+    assert de.compare(spec, container, IMAGE) == []
+    pinned = make_spec(networks=[{'name': 'shop', 'ipv4_address': '10.240.5.3'}])
+    assert fields(de.compare(pinned, container, IMAGE)) == ['labels', 'networks']
+
+
+def test_anonymous_volume_matches_a_volume_of_any_name():
+    spec = make_spec(volumes=['/data'])
+    container = container_for(spec)
+    container['HostConfig']['Mounts'][0]['Source'] = 'f' * 64
+    assert de.compare(spec, container, IMAGE) == []
+    assert fields(de.compare(make_spec(volumes=['other:/data']), container, IMAGE)) == ['mounts']
+
+
+def test_engine_bookkeeping_labels_and_the_old_spec_hash_are_not_compared():
+    spec = make_spec()
+    container = container_for(spec)
+    container['Config']['Labels'].update({'io.hna.cloudos.spec-hash': 'a' * 64, 'io.hna.cloudos.engine.volumes': '/data=x'})
+    assert de.compare(spec, container, IMAGE) == []
+    assert not hasattr(de, 'spec_hash') and not hasattr(de, 'LABEL_SPEC_HASH') and not hasattr(de, 'IN_PLACE_FIELDS')
+
+
+# --- validation before anything changes --------------------------------------------------------------
+
+
+@pytest.mark.parametrize('kwargs, needle', [
+    (dict(stop_timeout=-1), 'stop_timeout: must be between 0'),
+    (dict(image='UPPER/case'), 'image: is not a valid image reference'),
+    (dict(image='busybox::1'), 'image: is not a valid image reference'),
+    (dict(hostname='bad_host!'), 'hostname: is not a valid host name'),
+    (dict(memory='1m'), 'memory: must be at least 6m'),
+    (dict(cap_add=['NET ADMIN']), 'cap_add: '),
+    (dict(ulimits={'nofile': {'soft': 10, 'hard': 5}}), 'ulimits: has a soft limit 10 above the hard limit 5'),
+    (dict(ulimits={'nofile': 'many'}), 'ulimits: '),
+    (dict(devices=['dev/null']), 'devices: '),
+    (dict(extra_hosts={'db': 'not-an-ip'}), 'extra_hosts: '),
+    (dict(dns=['dns.example']), 'dns: '),
+    (dict(pid='shared'), 'pid: '),
+    (dict(ipc='everyone'), 'ipc: '),
+    (dict(expose=['http']), 'expose: '),
+    (dict(tmpfs=['run']), 'tmpfs: '),
+    (dict(shm_size='big'), 'shm_size: '),
+    (dict(sysctls={'bad key': '1'}), 'sysctls: '),
+    (dict(tty='perhaps'), 'tty: '),
+])
+def test_bad_values_are_refused_naming_the_option(kwargs, needle):
+    with pytest.raises(de.SpecError) as caught:
+        make_spec(**kwargs)
+    assert str(caught.value).startswith(needle)
+
+
 # --- decisions --------------------------------------------------------------------------------------
 
 
@@ -370,10 +569,11 @@ def test_create_config():
     assert [n['name'] for n in later] == ['back']
     assert config['HostConfig']['PortBindings'] == {'80/tcp': [{'HostIp': '127.0.0.1', 'HostPort': '8080'}]}
     assert config['HostConfig']['Memory'] == 64 * 1024 ** 2
-    assert config['HostConfig']['NanoCpus'] == 1500000000
+    assert 'NanoCpus' not in config['HostConfig']
+    assert (config['HostConfig']['CpuPeriod'], config['HostConfig']['CpuQuota']) == (100000, 150000)
     assert config['Entrypoint'] == ['/bin/sh', '-c'] and config['Cmd'] == []
     assert config['Healthcheck'] == {'Test': ['CMD-SHELL', 'true'], 'Interval': 2 * 10 ** 9}
-    assert config['Labels'][de.LABEL_SPEC_HASH] == de.spec_hash(spec)
+    assert 'io.hna.cloudos.spec-hash' not in config['Labels']
 
 
 def test_split_image_ref():
@@ -444,6 +644,10 @@ class FakeAPI(object):
     def containers(self, all=False, filters=None):
         self.calls.append(('list', bool(all)))
         return []
+
+    def update_container(self, cid, **kwargs):
+        self.calls.append(('update', cid, kwargs))
+        return {'Warnings': None}
 
 
 def steps(api):
