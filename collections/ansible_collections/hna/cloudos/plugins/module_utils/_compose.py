@@ -59,7 +59,7 @@ from ansible_collections.hna.cloudos.plugins.module_utils._container_options imp
 #: every other container option is read through the table of ``_container_options`` (:data:`COMPOSE_KEYS`).
 HAND_READ_SERVICE_KEYS = frozenset((
     'image', 'environment', 'env_file', 'ports', 'volumes', 'networks', 'depends_on', 'healthcheck', 'restart',
-    'labels', 'deploy', 'logging',
+    'labels', 'deploy', 'logging', 'container_name',
 ))
 #: Keys resolved by ``_compose_document.prepare_document`` before the services are read.
 DOCUMENT_SERVICE_KEYS = frozenset(('extends', 'profiles', 'secrets', 'configs'))
@@ -76,6 +76,7 @@ MAX_REPLICAS = 256
 MAX_INT64 = 2 ** 63 - 1
 MIN_MEMORY = 6 * 1024 * 1024  # the Docker engine refuses a smaller memory limit
 
+CONTAINER_NAME_RE = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]+$')
 SERVICE_NAME_RE = re.compile(r'^[a-z0-9][a-z0-9_-]{0,62}$')
 NAMESPACE_RE = re.compile(r'^(?=.{1,63}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$')
 RESOURCE_NAME_RE = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$')
@@ -1032,6 +1033,16 @@ def _service(name, definition, context):
 
     depends_on = _depends_on(definition.get('depends_on'), name, context['service_names'])
 
+    fixed_name = None
+    if definition.get('container_name') is not None:
+        fixed_name = _as_str(definition['container_name'], name, 'container_name', allow_numbers=False)
+        if not CONTAINER_NAME_RE.match(fixed_name):
+            raise _err(name, 'container_name', 'is not a valid container name (letters, digits, "_", "." and "-", starting '
+                                               'with a letter or digit): %s' % _q(fixed_name))
+        if replicas is not None and replicas > 1:
+            raise _err(name, 'container_name', 'names one container, but deploy.replicas is %d; remove container_name or use '
+                                               'one replica' % replicas)
+
     specs = []
     # The first replica keeps the plain name (also with several replicas), the others are numbered from 2.
     numbers = [None] if replicas in (None, 1) else list(range(1, replicas + 1))
@@ -1041,7 +1052,7 @@ def _service(name, definition, context):
             extra_labels[LABEL_REPLICA] = str(number)
         try:
             spec = container_spec(
-                name=container_name(namespace, name, number),
+                name=fixed_name or container_name(namespace, name, number),
                 image=image,
                 env=dict(env),
                 labels=dict(labels),

@@ -22,6 +22,8 @@ Docker engine. It never exits the module: it raises :class:`ContainerEngineError
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import time
 import uuid
 

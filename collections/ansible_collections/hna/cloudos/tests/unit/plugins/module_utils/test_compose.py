@@ -294,7 +294,7 @@ def test_good_images(image):
     assert spec(dict(image=image))['image'] == image
 
 
-@pytest.mark.parametrize('key', ['privileged', 'container_name', 'network_mode', 'build'])
+@pytest.mark.parametrize('key', ['privileged', 'links', 'network_mode', 'build'])
 def test_unsupported_service_keys(key):
     message = error(dict(web=dict(image='busybox', **{key: True})), 'not supported')
     assert message == "service 'web': key '%s' is not supported by hna.cloudos.stack" % key
@@ -838,3 +838,19 @@ def test_parse_stack_does_not_change_its_input():
     document = {'services': {'web': {'image': '${IMG}', 'environment': ['A=1']}}}
     compose.parse_stack(document, NS, {'IMG': 'busybox'})
     assert document == {'services': {'web': {'image': '${IMG}', 'environment': ['A=1']}}}
+
+
+def test_container_name_names_the_container():
+    result = compose.parse_stack({'services': {'db': {'image': 'mariadb:10.11', 'container_name': 'shop_db'}}}, 'shop')
+    spec = result['services']['db']['specs'][0]
+    assert spec['name'] == 'shop_db'
+    assert spec['labels']['io.hna.cloudos.service'] == 'db'
+
+
+@pytest.mark.parametrize('definition, needle', [
+    ({'image': 'x', 'container_name': '-bad'}, 'is not a valid container name'),
+    ({'image': 'x', 'container_name': 'db', 'deploy': {'replicas': 2}}, 'deploy.replicas is 2'),
+])
+def test_container_name_refused(definition, needle):
+    with pytest.raises(ComposeError, match=needle):
+        compose.parse_stack({'services': {'db': definition}}, 'shop')

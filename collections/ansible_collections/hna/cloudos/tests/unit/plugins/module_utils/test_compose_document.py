@@ -115,7 +115,7 @@ def test_yaml_numbers_keep_their_text_in_strings():
 def test_yaml_numbers_still_work_as_numbers():
     result = parse(compose.load_yaml_text('services:\n  web:\n    image: busybox\n    ports: [80]\n    deploy: {replicas: 2}\n'))
     assert result['services']['web']['replicas'] == 2
-    assert [spec['name'] for spec in result['services']['web']['specs']] == ['shop-web-1', 'shop-web-2']
+    assert [spec['name'] for spec in result['services']['web']['specs']] == ['shop-web', 'shop-web-2']
 
 
 def test_yaml_numbers_in_ports_are_the_numbers():
