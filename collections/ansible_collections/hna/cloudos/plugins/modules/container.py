@@ -107,6 +107,22 @@ options:
         Named volumes are always kept.
     type: bool
     default: true
+  env_visible:
+    description:
+      - "Names of environment variables whose values are safe to show. The values of all the others (O(env), O(env_file)
+        and those of the image) never appear in what the module returns (the container facts, RV(differences), the
+        C(--diff) output, the invocation shown with C(-vvv)): only their names, with V((hidden)), V((changed)) or
+        V((added))."
+    type: list
+    elements: str
+    default: []
+  lock_timeout:
+    description:
+      - Seconds to wait for the lock of the container's namespace (or, without O(namespace), of the container) when another
+        run of this module, M(hna.cloudos.stack) or M(hna.cloudos.namespace) holds it. Then the task fails without changing
+        anything, naming the process that holds the lock. The lock is released when its holder ends, even when killed.
+    type: int
+    default: 300
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - hna.cloudos.container_options
@@ -372,78 +388,16 @@ failed_container:
   sample: {name: web-new-1a2b3c4d, status: running, health: unhealthy, health_log: 'wget: server returned error: HTTP/1.1 500'}
 """
 
-from ansible_collections.hna.cloudos.plugins.module_utils._compose import read_env_file
-from ansible_collections.hna.cloudos.plugins.module_utils._container_options import (
-    SpecError,
-    container_argument_spec,
-    module_diff,
-    module_spec,
+from ansible_collections.hna.cloudos.plugins.module_utils._container_task import (
+    CONTAINER_MODULE_KWARGS,
+    container_module_argument_spec,
+    run_container,
 )
 from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import DockerClient
-from ansible_collections.hna.cloudos.plugins.module_utils._docker_engine import (
-    ContainerEngine,
-    ContainerEngineError,
-    container_facts,
-)
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type='str', required=True),
-        state=dict(type='str', default='started', choices=['present', 'started', 'stopped', 'restarted', 'absent']),
-        image=dict(type='str'),
-        pull=dict(type='str', default='missing', choices=['missing', 'always', 'never']),
-        wait=dict(type='str', default='running', choices=['none', 'running', 'healthy']),
-        wait_timeout=dict(type='int', default=60),
-        force_kill=dict(type='bool', default=False),
-        keep_volumes=dict(type='bool', default=True),
-    )
-    argument_spec.update(container_argument_spec())
-    client = DockerClient(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        required_if=[('state', 'present', ['image']), ('state', 'started', ['image'])],
-    )
-    params = client.params
-    results = dict(changed=False, container={}, actions=[], differences=[])
-
-    if params['wait_timeout'] < 0:
-        client.fail('wait_timeout must be 0 or more seconds, not %s.' % params['wait_timeout'], **results)
-    try:
-        spec = module_spec(params, read_env_file)
-    except SpecError as exc:
-        client.fail(str(exc), **results)
-
-    engine = ContainerEngine(client)
-    facts_before = None
-    try:
-        plan = engine.plan(spec, state=params['state'], pull=params['pull'])
-        facts_before = container_facts(plan['container'])
-        results.update(actions=plan['actions'], differences=plan['differences'], container=facts_before)
-        if client.module._diff:
-            results['diff'] = module_diff(plan, facts_before)
-        results['container'] = engine.apply(plan, wait=params['wait'], timeout=params['wait_timeout'],
-                                            force_kill=params['force_kill'], keep_volumes=params['keep_volumes'])
-        results['changed'] = bool(plan['actions'])
-    except SpecError as exc:
-        client.fail(str(exc), **results)
-    except ContainerEngineError as exc:
-        if exc.facts:
-            results['failed_container'] = exc.facts
-        if not client.check_mode and facts_before is not None:
-            # Report the container as it is after the failure (the old one, when a replacement failed), and a change
-            # only when the failure left another container, or the container in another state, than before.
-            try:
-                results['container'] = container_facts(engine.find(spec['name']))
-            except ContainerEngineError:
-                results['changed'] = True
-            else:
-                now = results['container']
-                results['changed'] = (now.get('id'), now.get('status')) != (facts_before.get('id'), facts_before.get('status'))
-        client.fail(exc.msg, **results)
-
-    client.close()
-    client.module.exit_json(**results)
+    run_container(DockerClient(argument_spec=container_module_argument_spec(), **CONTAINER_MODULE_KWARGS))
 
 
 if __name__ == '__main__':
