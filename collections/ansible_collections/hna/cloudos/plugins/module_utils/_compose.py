@@ -877,12 +877,15 @@ def _service_networks(value, service, networks, namespace, network_name, aliases
     elif value is not None:
         raise _err(service, 'networks', 'must be a list of network names or a mapping, not %s' % _type_name(value))
 
-    result = [dict(name=network_name, aliases=list(aliases), ipv4_address=None)]
+    # As in Compose, a service that lists its networks joins only those; "default" (the namespace network)
+    # is one of them only when listed, or when the service lists none.
+    default = dict(name=network_name, aliases=list(aliases), ipv4_address=None)
+    result = [default] if not requested or 'default' in requested else []
     for name, options in requested.items():
         where = 'networks.%s' % name
         _check_keys(options, ('aliases', 'ipv4_address'), service, where)
         if name == 'default':
-            entry = result[0]
+            entry = default
         elif name in networks:
             entry = dict(name=networks[name]['name'], aliases=list(aliases), ipv4_address=None)
             result.append(entry)
@@ -1060,6 +1063,7 @@ def _service(name, definition, context):
                 mounts=copy.deepcopy(mounts),
                 networks=copy.deepcopy(networks),
                 restart_policy=dict(restart_policy),
+                join_namespace=any(network['name'] == context['network_name'] for network in networks),
                 healthcheck=_engine_healthcheck(healthcheck),
                 memory=memory,
                 cpus=cpus,

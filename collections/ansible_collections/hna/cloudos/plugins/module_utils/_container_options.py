@@ -1491,7 +1491,7 @@ def container_argument_spec():
 
 
 def container_spec(name, image, volumes=None, restart_retries=None, namespace=None, service=None, extra_labels=None,
-                   env_file_values=None, **values):
+                   env_file_values=None, join_namespace=True, **values):
     """Build a normalised spec from module-style values; raise :class:`SpecError` naming the bad option.
 
     ``values`` are the options of the table (missing ones are not declared). ``volumes`` (short syntax
@@ -1499,6 +1499,8 @@ def container_spec(name, image, volumes=None, restart_retries=None, namespace=No
     joins the namespace network with the aliases ``<service>`` and ``<service>.<namespace>`` (``service``
     defaults to ``name``) and gets the namespace labels. ``extra_labels`` are added last (for example the
     stack and replica labels). ``env_file_values`` (already read) are the environment below ``env``.
+    With ``join_namespace`` false the container gets the namespace labels but joins only ``networks``
+    (a Compose service that lists its networks without ``default``).
     """
     unknown = sorted(set(values) - set(OPTIONS_BY_NAME))
     if unknown:
@@ -1527,7 +1529,8 @@ def container_spec(name, image, volumes=None, restart_retries=None, namespace=No
         service = service or spec['name']
         labels[LABEL_NAMESPACE] = namespace
         labels[LABEL_SERVICE] = service
-        networks = normalise_networks(networks + [dict(name=namespace, aliases=namespace_aliases(namespace, service))])
+        if join_namespace:
+            networks = normalise_networks(networks + [dict(name=namespace, aliases=namespace_aliases(namespace, service))])
     labels.update(string_map(extra_labels, 'labels'))
     spec['labels'] = labels
     spec['networks'] = networks

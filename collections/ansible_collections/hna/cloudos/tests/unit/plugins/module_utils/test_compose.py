@@ -536,13 +536,13 @@ def test_networks_list_and_map():
     ), networks={'front': {}, 'back': {'internal': True, 'ipam': {'config': [{'subnet': '10.9.0.0/24', 'gateway': '10.9.0.1'}]}},
                  'outside': {'external': True, 'name': 'shared'}})
     web = result['services']['web']['specs'][0]['networks']
-    assert web == [dict(name=NS, aliases=['web', 'web.shop'], ipv4_address=None),
-                   dict(name='shop-front', aliases=['web', 'web.shop'], ipv4_address=None),
+    # A service that lists its networks joins only those (the namespace network is "default").
+    assert web == [dict(name='shop-front', aliases=['web', 'web.shop'], ipv4_address=None),
                    dict(name='shop-back', aliases=['web', 'web.shop'], ipv4_address=None)]
     api = dict((n['name'], n) for n in result['services']['api']['specs'][0]['networks'])
     assert api[NS]['aliases'] == ['api', 'api-main', 'api.shop']
     assert api['shop-back'] == dict(name='shop-back', aliases=['api', 'api-b', 'api.shop'], ipv4_address='10.9.0.5')
-    assert result['services']['ext']['specs'][0]['networks'][1]['name'] == 'shared'
+    assert [network['name'] for network in result['services']['ext']['specs'][0]['networks']] == ['shared']
     assert result['networks']['back'] == dict(
         key='back', name='shop-back', external=False, driver='bridge', internal=True,
         labels={'io.hna.cloudos.managed': 'true', 'io.hna.cloudos.stack': NS},
@@ -550,13 +550,16 @@ def test_networks_list_and_map():
     assert result['networks']['outside']['external'] is True and result['networks']['outside']['labels'] == {}
 
 
-def test_namespace_network_always_joined():
-    for networks in (None, [], ['front']):
+def test_namespace_network_joined_unless_other_networks_are_listed():
+    for networks in (None, [], ['default'], ['front', 'default']):
         definition = dict(image='x')
         if networks is not None:
             definition['networks'] = networks
-        first = stack(dict(web=definition), networks={'front': {}})['services']['web']['specs'][0]['networks'][0]
-        assert first == dict(name=NS, aliases=['web', 'web.shop'], ipv4_address=None)
+        spec = stack(dict(web=definition), networks={'front': {}})['services']['web']['specs'][0]
+        assert dict(name=NS, aliases=['web', 'web.shop'], ipv4_address=None) in spec['networks']
+    spec = stack(dict(web=dict(image='x', networks=['front'])), networks={'front': {}})['services']['web']['specs'][0]
+    assert [network['name'] for network in spec['networks']] == ['shop-front']
+    assert spec['labels']['io.hna.cloudos.namespace'] == NS
 
 
 @pytest.mark.parametrize('service_networks, top, match', [

@@ -359,7 +359,7 @@ def test_extends_merge_rules():
     assert web['restart_policy']['name'] == 'always'
     assert web['log_driver'] == 'json-file' and web['log_options'] == {'max-size': '1m', 'max-file': '2'}
     assert result['services']['web']['depends_on'] == {'db': 'service_started', 'cache': 'service_started'}
-    assert sorted(network['name'] for network in web['networks']) == ['shop', 'shop-back', 'shop-front']
+    assert sorted(network['name'] for network in web['networks']) == ['shop-back', 'shop-front']
     # the base service itself is unchanged
     assert the_spec(result, 'base')['command'] == ['sleep', '100']
 

@@ -179,8 +179,10 @@ def check_valid(result):
             assert labels['io.hna.cloudos.service'] == service_name
             assert labels['io.hna.cloudos.managed'] == 'true'
             assert all(isinstance(k, str) and isinstance(v, str) for k, v in list(labels.items()) + list(spec['env'].items()))
-            assert spec['networks'][0]['name'] == NS
-            assert service_name in spec['networks'][0]['aliases']
+            # Every network the service joins (the namespace network unless it lists others without default)
+            # carries its aliases.
+            assert spec['networks']
+            assert all(service_name in network['aliases'] for network in spec['networks'])
             for port in spec['ports']:
                 assert 1 <= port['container_port'] <= 65535
                 assert port['host_port'] is None or 1 <= port['host_port'] <= 65535
