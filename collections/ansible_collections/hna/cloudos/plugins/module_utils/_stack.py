@@ -409,7 +409,8 @@ class StackDeployer(object):
             raise StackError('Could not check the quotas of namespace %s: %s' % (namespace, _error_text(exc)))
 
         return dict(stack=stack, model=model, plans=plans, removals=removals, networks=networks, volumes=volumes,
-                    oneshot=oneshot, healthy_targets=healthy_targets, files=self._plan_files(stack))
+                    oneshot=oneshot, healthy_targets=healthy_targets, files=self._plan_files(stack),
+                    bind_sources=self._plan_bind_sources(stack))
 
     def _check_dependencies(self, stack):
         """Refuse a dependency on a service that has no container (``deploy.replicas: 0``), as Compose does."""
@@ -563,8 +564,41 @@ class StackDeployer(object):
                 if owner is None:
                     self.client.module.warn('The volume %s exists without the labels of namespace %s; the stack uses it as it '
                                             'is (it is not counted in the quota of the namespace).' % (volume['name'], self.namespace))
+                differences = self._volume_differences(volume, actual)
+                if differences:
+                    raise StackError('The volume %s (volumes.%s) exists with another %s; a volume cannot be changed in place and '
+                                     'its data would be lost by a new one: copy the data to a volume with a new name, or remove '
+                                     'the volume first. Nothing was changed.' % (volume['name'], key, ' and '.join(differences)))
             result[key] = entry
         return result
+
+    @staticmethod
+    def _volume_differences(volume, actual):
+        """The settings of an existing volume that differ from the file (driver, driver_opts)."""
+        differences = []
+        if (actual.get('Driver') or 'local') != (volume.get('driver') or 'local'):
+            differences.append('driver (%s, the file says %s)' % (actual.get('Driver') or 'local', volume.get('driver') or 'local'))
+        if dict(actual.get('Options') or {}) != dict(volume.get('driver_opts') or {}):
+            differences.append('driver_opts')
+        return differences
+
+    def _plan_bind_sources(self, stack):
+        """Bind mount sources that do not exist: created as directories, as Docker Compose does for the short syntax."""
+        missing = set()
+        for service in stack['services'].values():
+            for spec in service['specs']:
+                for mount in spec['mounts']:
+                    if mount['type'] == 'bind' and mount.get('source') and not os.path.exists(mount['source']):
+                        missing.add(mount['source'])
+        return sorted(missing)
+
+    def _create_bind_sources(self, paths):
+        for path in paths:
+            try:
+                os.makedirs(path, mode=0o755, exist_ok=True)
+            except (IOError, OSError) as exc:
+                raise StackError('Could not create the missing bind mount source %s: %s.' % (path, exc.strerror or exc))
+            self.mutated = True
 
     # -- results --------------------------------------------------------------------------------------
 
@@ -612,6 +646,8 @@ class StackDeployer(object):
         for key, entry in work['files'].items():
             self.results['files'][key] = dict(path=entry['path'], action=entry['action'])
             changed = changed or entry['action'] != 'unchanged'
+        self.results['bind_sources_created'] = work['bind_sources']
+        changed = changed or bool(work['bind_sources'])
         self.results['levels'] = stack['levels']
         self.results['profiles'] = stack.get('profiles') or []
         self.results['changed'] = changed
@@ -672,6 +708,7 @@ class StackDeployer(object):
                 self.mutated = True
 
         self._write_files(work['files'])
+        self._create_bind_sources(work['bind_sources'])
 
         # Containers of services no longer in the file go first (they may hold host ports the others
         # need); the replicas a service no longer wants go last, once its other containers are up.

@@ -402,6 +402,14 @@ files:
   returned: always
   type: dict
   sample: {secrets.db_password: {path: /var/lib/hna-cloudos/stacks/shop/secrets/db_password, action: create}}
+bind_sources_created:
+  description:
+    - Bind mount sources on the host that did not exist and were created as empty directories, as Docker Compose does (in
+      check mode, those that would be created).
+  returned: when O(state=present)
+  type: list
+  elements: str
+  sample: [/srv/shop/conf]
 profiles:
   description: The Compose profiles that were enabled.
   returned: when O(state=present)
