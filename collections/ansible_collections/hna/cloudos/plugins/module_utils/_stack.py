@@ -585,10 +585,12 @@ class StackDeployer(object):
     def _plan_bind_sources(self, stack):
         """Bind mount sources that do not exist: created as directories, as Docker Compose does for the short syntax."""
         missing = set()
+        written = set(item['path'] for item in stack.get('files') or [])  # the secrets and configs written by the module
         for service in stack['services'].values():
             for spec in service['specs']:
                 for mount in spec['mounts']:
-                    if mount['type'] == 'bind' and mount.get('source') and not os.path.exists(mount['source']):
+                    if mount['type'] == 'bind' and mount.get('source') and mount['source'] not in written and \
+                            not os.path.exists(mount['source']):
                         missing.add(mount['source'])
         return sorted(missing)
 
