@@ -1051,7 +1051,8 @@ def _service(name, definition, context):
     numbers = [None] if replicas in (None, 1) else list(range(1, replicas + 1))
     for number in numbers:
         extra_labels = {LABEL_STACK: namespace}
-        if number is not None:
+        if number is not None and number > 1:
+            # The first container carries no replica number, so that scaling never changes (or replaces) it.
             extra_labels[LABEL_REPLICA] = str(number)
         try:
             spec = container_spec(

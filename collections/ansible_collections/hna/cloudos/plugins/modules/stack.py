@@ -209,7 +209,7 @@ attributes:
     platforms: posix
 notes:
   - The containers of a stack carry the labels C(io.hna.cloudos.stack=<namespace>), C(io.hna.cloudos.namespace),
-    C(io.hna.cloudos.service) and C(io.hna.cloudos.managed=true) (and C(io.hna.cloudos.replica) for replicas). Pruning and
+    C(io.hna.cloudos.service) and C(io.hna.cloudos.managed=true) (and C(io.hna.cloudos.replica) for replicas 2 and up). Pruning and
     O(state=absent) only touch containers, networks and volumes with these labels.
   - A Compose file (O(definition), or O(definition_content) given as text) is read with the YAML 1.2 core schema, as
     Docker Compose reads it; an unquoted V(22:22) is a port mapping and V(yes) a string. A mapping in O(definition_content)

@@ -707,7 +707,7 @@ def test_deploy_replicas_and_limits():
     specs = result['services']['web']['specs']
     # The first replica keeps the plain name, so that scaling from one to several (and back) keeps it.
     assert [s['name'] for s in specs] == ['shop-web', 'shop-web-2', 'shop-web-3']
-    assert [s['labels']['io.hna.cloudos.replica'] for s in specs] == ['1', '2', '3']
+    assert [s['labels'].get('io.hna.cloudos.replica') for s in specs] == [None, '2', '3']  # the first one never changes
     assert all(s['networks'][0]['aliases'] == ['web', 'web.shop'] for s in specs)
     assert all(s['cpus'] == 0.5 and s['memory'] == 128 * 1024 ** 2 for s in specs)
     assert result['services']['web']['replicas'] == 3
