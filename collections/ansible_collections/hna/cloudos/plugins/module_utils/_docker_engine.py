@@ -529,12 +529,16 @@ class ContainerEngine(object):
         except NotFound:
             return None
 
-    def leftovers(self, name):
+    def leftovers(self, name, listing=None):
         """Return the list entries of the containers a replacement of ``name`` left behind (``NAME-new-*``, ``NAME-old-*``).
 
-        One container listing; the newest first.
+        One container listing (none when the caller gives ``listing``, a list of all the containers that
+        may matter, as the stack module does for all its containers at once); the newest first.
         """
-        entries = self._call('list the containers', self.api.containers, all=True, filters={'name': '%s-' % name}) or []
+        if listing is not None:
+            entries = listing
+        else:
+            entries = self._call('list the containers', self.api.containers, all=True, filters={'name': '%s-' % name}) or []
         pattern = leftover_pattern(name)
         found = [entry for entry in entries if any(pattern.match(n.lstrip('/')) for n in entry.get('Names') or [])]
         return sorted(found, key=lambda entry: entry.get('Created') or 0, reverse=True)
@@ -602,7 +606,8 @@ class ContainerEngine(object):
                     raise SpecError('networks: the address %s of %s on the network %s is already used by the container %s: '
                                     'choose another address. Nothing was changed.' % (address, spec['name'], net_name, holder_name))
 
-    def plan(self, spec, state='started', container=False, image=False, pull='missing', check_ports=True, check_networks=None):
+    def plan(self, spec, state='started', container=False, image=False, pull='missing', check_ports=True, check_networks=None,
+             listing=None):
         """Compare ``spec`` with the container of that name and decide what to do.
 
         Returns ``{"name", "action", "actions", "differences", ...}``: ``action`` is the main step
@@ -623,9 +628,10 @@ class ContainerEngine(object):
         not for a spec of ``hna.cloudos.stack``, which creates its networks itself) and, when a container is
         to be started, that no other container publishes its fixed host ports (``check_ports``; a caller
         such as the stack module passes ``False`` and calls :meth:`check_ports` once for all its specs).
+        ``listing`` (a container listing the caller already has) saves the listing for the leftovers.
         """
         name = spec['name']
-        leftovers = self.leftovers(name)
+        leftovers = self.leftovers(name, listing)
         if container is False:
             container = self.find(name)
         recover = None

@@ -44,6 +44,7 @@ from ansible_collections.hna.cloudos.plugins.module_utils._docker_engine import 
     ContainerEngineError,
     SpecError,
     container_facts,
+    leftover_pattern,
 )
 from ansible_collections.hna.cloudos.plugins.module_utils._lock import LockError, namespace_lock
 from ansible_collections.hna.cloudos.plugins.module_utils._redact import (
@@ -361,7 +362,8 @@ class StackDeployer(object):
                 raise StackError("service '%s' asks for %s CPUs, but the Docker host has only %d. Nothing was changed." % (
                     over[0], max(wanted_cpus), ncpu))
 
-        existing = dict(((entry.get('Names') or ['/'])[0].lstrip('/'), entry) for entry in self._stack_containers())
+        listing = self._stack_containers()
+        existing = dict(((entry.get('Names') or ['/'])[0].lstrip('/'), entry) for entry in listing)
 
         # Container plans.
         plans = {}
@@ -379,18 +381,22 @@ class StackDeployer(object):
                                          '(it has no %s=%s label): remove or rename it, or rename the service %s. Nothing was '
                                          'changed.' % (spec['name'], namespace, LABEL_STACK, namespace, name))
                 state = 'present' if name in oneshot else 'started'
-                plan = self.engine.plan(spec, state=state, container=container, image=images.get(service['image']))
+                plan = self.engine.plan(spec, state=state, container=container, image=images.get(service['image']),
+                                        check_ports=False, listing=listing)
                 plans[name].append(plan)
 
         removals = []
         if self.params['prune']:
+            leftovers = [leftover_pattern(name) for name in desired_names]
             for container_name_, entry in sorted(existing.items()):
-                if container_name_ not in desired_names:
+                # Leftovers of an interrupted replacement are resolved by the plan of their container, not pruned.
+                if container_name_ not in desired_names and not any(pattern.match(container_name_) for pattern in leftovers):
                     labels = entry.get('Labels') or {}
                     removals.append(dict(name=container_name_, id=entry['Id'], service=labels.get(LABEL_SERVICE) or container_name_,
                                          entry=entry))
 
-        self._check_host_ports(stack, set(existing) | desired_names)
+        specs = [spec for service in stack['services'].values() for spec in service['specs']]
+        self.engine.check_ports(specs, replacing=sorted(existing))
         networks = self._plan_networks(stack)
         volumes = self._plan_volumes(stack)
 
@@ -446,34 +452,6 @@ class StackDeployer(object):
                                      "service_started. Nothing was changed." % (
                                          name, dependency, dependency,
                                          ', and it is disabled' if declared is not None else ' nor in its image', dependency))
-
-    def _check_host_ports(self, stack, own_names):
-        """Refuse fixed host ports already published by running containers that are not part of this stack."""
-        wanted = []
-        for name in sorted(stack['services']):
-            for spec in stack['services'][name]['specs']:
-                for port in spec['ports']:
-                    if port['host_port'] is not None:
-                        wanted.append((name, port))
-        if not wanted:
-            return
-        running = self._request('list the running containers', self.client.api.containers) or []
-        wildcard = ('', '0.0.0.0', '::')
-        for entry in running:
-            entry_name = (entry.get('Names') or ['/'])[0].lstrip('/')
-            if entry_name in own_names or (entry.get('Labels') or {}).get(LABEL_STACK) == self.namespace:
-                continue
-            for published in entry.get('Ports') or []:
-                if not published.get('PublicPort'):
-                    continue
-                for service, port in wanted:
-                    same_ip = port['host_ip'] in wildcard or published.get('IP', '') in wildcard or published.get('IP') == port['host_ip']
-                    if same_ip and int(published['PublicPort']) == port['host_port'] and \
-                            (published.get('Type') or 'tcp') == port['protocol']:
-                        raise StackError("service '%s' publishes the host port %s%d/%s, which the container %s (not part of "
-                                         "this stack) already publishes: stop that container or change the mapping. Nothing "
-                                         "was changed." % (service, ('%s:' % port['host_ip']) if port['host_ip'] else '',
-                                                           port['host_port'], port['protocol'], entry_name))
 
     def _namespace_model(self):
         try:
@@ -952,6 +930,8 @@ def run_stack(client):
             try:
                 work = deployer.prepare(stack)
             except ContainerEngineError as exc:
+                if 'Nothing was changed' in exc.msg:
+                    raise StackError(exc.msg)
                 raise StackError('%s. Nothing was changed.' % exc.msg.rstrip('.'))
             deployer.describe(work)
             if not client.check_mode:
