@@ -12,7 +12,6 @@ import datetime
 import os
 import re
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
