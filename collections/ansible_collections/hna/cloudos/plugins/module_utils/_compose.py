@@ -36,6 +36,7 @@ except ImportError:
 else:
     HAS_YAML = True
 
+from ansible_collections.hna.cloudos.plugins.module_utils._container_options import _q
 from ansible_collections.hna.cloudos.plugins.module_utils._container_options import (
     COMPOSE_KEYS,
     HOSTNAME_RE,
@@ -95,14 +96,6 @@ class ComposeError(Exception):
 
 # --- small helpers ------------------------------------------------------------------------------------
 
-
-def _q(value):
-    """Quote a user-supplied value for a message, keeping it on one line and short."""
-    text = value if isinstance(value, str) else repr(value)
-    text = ' '.join(text.split())
-    if len(text) > 80:
-        text = text[:77] + '...'
-    return "'%s'" % text
 
 
 def _where(service, key):
