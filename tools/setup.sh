@@ -7,7 +7,7 @@ VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 
 need=""
-for pkg in debootstrap openssh-client openssl make busybox-static shellcheck apache2-utils; do
+for pkg in debootstrap openssh-client openssl make busybox-static shellcheck apache2-utils procps; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 command -v dockerd >/dev/null 2>&1 || need="$need docker.io"

@@ -97,7 +97,6 @@ class ComposeError(Exception):
 # --- small helpers ------------------------------------------------------------------------------------
 
 
-
 def _where(service, key):
     if service is None:
         return 'key %s' % _q(key)
