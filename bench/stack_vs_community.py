@@ -342,7 +342,7 @@ def main():
                             today, len(SERVICES), item['label'], options.repeat, median['shell.first'], median['shell.noop'],
                             median['shell.change'], os.getloadavg()[0], item['baseline'], item['measured'], item['ratio'],
                             'none' if item['target'] is None else '<= %.2f' % item['target'],
-                            'met' if item['met'] else ('MISSED' if item['target'] is not None else '-')))
+                            '-' if item['target'] is None else ('met' if item['met'] else 'MISSED')))
         with open(os.path.join(REPO, 'docs', 'benchmarks.md'), 'a') as handle:
             handle.writelines(rows)
         print('\nappended %d rows to docs/benchmarks.md' % len(rows))
