@@ -65,38 +65,40 @@ _FALSE_TEXT = ('false', 'no', 'off', '0')
 # --- YAML 1.2 ------------------------------------------------------------------------------------------
 
 
-class LiteralInt(int):
+class _LiteralNumber(object):
+    """A number read from a YAML plain scalar whose ``str()`` is the text as written (mixed into int and float)."""
+
+    __slots__ = ()
+
+    def __str__(self):
+        return self.text
+
+    __repr__ = __str__
+
+    def __reduce__(self):
+        return (type(self), (self._base(self), self.text))
+
+
+class LiteralInt(_LiteralNumber, int):
     """An integer read from a YAML plain scalar; ``str()`` gives the text as written (``0x1F``, ``0755``, ``+3``)."""
 
+    _base = int
+
     def __new__(cls, value, text=None):
-        obj = super().__new__(cls, value)
+        obj = int.__new__(cls, value)
         obj.text = str(int(value)) if text is None else text
         return obj
 
-    def __str__(self):
-        return self.text
 
-    __repr__ = __str__
-
-    def __reduce__(self):
-        return (type(self), (int(self), self.text))
-
-
-class LiteralFloat(float):
+class LiteralFloat(_LiteralNumber, float):
     """A float read from a YAML plain scalar; ``str()`` gives the text as written (``1.10``, ``1e3``, ``.5``)."""
 
+    _base = float
+
     def __new__(cls, value, text=None):
-        obj = super().__new__(cls, value)
+        obj = float.__new__(cls, value)
         obj.text = repr(float(value)) if text is None else text
         return obj
-
-    def __str__(self):
-        return self.text
-
-    __repr__ = __str__
-
-    def __reduce__(self):
-        return (type(self), (float(self), self.text))
 
 
 class OverrideKey(str):

@@ -74,13 +74,16 @@ def run_container(client):
     results = dict(changed=False, container={}, actions=[], differences=[],
                    invocation=dict(module_args=redacted_params(params, ('env', ), visible)))
 
-    def fail(msg):
+    def redact():
         for key in ('container', 'failed_container'):
             if key in results:
                 results[key] = redact_facts(results[key], visible)
         results['differences'] = redact_differences(results['differences'], visible)
         if 'diff' in results:
             results['diff'] = redact_diff(results['diff'], visible)
+
+    def fail(msg):
+        redact()
         client.fail(msg, **results)
 
     for option in ('wait_timeout', 'lock_timeout'):
@@ -128,9 +131,6 @@ def run_container(client):
         fail(exc.msg)
     lock.release()
 
-    results['container'] = redact_facts(results['container'], visible)
-    results['differences'] = redact_differences(results['differences'], visible)
-    if 'diff' in results:
-        results['diff'] = redact_diff(results['diff'], visible)
+    redact()
     client.close()
     client.module.exit_json(**results)

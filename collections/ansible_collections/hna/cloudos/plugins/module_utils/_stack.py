@@ -135,6 +135,11 @@ def _public_changes(differences, visible=()):
                                for d in differences], visible)
 
 
+def _file_bytes(item):
+    """The content of a secret or config the module writes (see ``_compose_document``), as bytes."""
+    return item['content'] if isinstance(item['content'], bytes) else str(item['content']).encode('utf-8')
+
+
 def _error_text(exc):
     text = getattr(exc, 'explanation', None) or str(exc) or type(exc).__name__
     if isinstance(text, bytes):
@@ -259,7 +264,7 @@ class StackDeployer(object):
 
     @staticmethod
     def _file_digest(item):
-        data = item['content'] if isinstance(item['content'], bytes) else str(item['content']).encode('utf-8')
+        data = _file_bytes(item)
         return hashlib.sha256(data + ('|%s|%s|%s' % (item.get('mode'), item.get('uid'), item.get('gid'))).encode()).hexdigest()
 
     def _label_file_users(self, stack):
@@ -286,7 +291,7 @@ class StackDeployer(object):
                 info = os.stat(item['path'])
                 with open(item['path'], 'rb') as handle:
                     current = handle.read()
-                data = item['content'] if isinstance(item['content'], bytes) else str(item['content']).encode('utf-8')
+                data = _file_bytes(item)
                 if current != data or (info.st_mode & 0o7777) != item['mode'] or \
                         (item.get('uid') is not None and info.st_uid != item['uid']) or \
                         (item.get('gid') is not None and info.st_gid != item['gid']):
@@ -308,7 +313,7 @@ class StackDeployer(object):
                         os.makedirs(path, mode=0o700, exist_ok=True)
                     if path != self.params['files_dir']:
                         os.chmod(path, 0o700)
-                data = item['content'] if isinstance(item['content'], bytes) else str(item['content']).encode('utf-8')
+                data = _file_bytes(item)
                 # Written in place (not renamed over), so that a running container that mounts the file sees it.
                 fd = os.open(item['path'], os.O_WRONLY | os.O_CREAT, 0o600)
                 try:
@@ -936,23 +941,18 @@ def run_stack(client):
             deployer.describe(work)
             if not client.check_mode:
                 deployer.apply(work)
-    except StackError as exc:
-        deployer.close()
-        lock.release()
-        deployer.settle_changed()
-        client.fail(str(exc), **results)
-    except SpecError as exc:
-        deployer.close()
-        lock.release()
-        deployer.settle_changed()
-        client.fail(str(exc), **results)
+    except (StackError, SpecError) as exc:
+        failure = dict(msg=str(exc))
     except Exception as exc:  # pylint: disable=broad-except
+        failure = dict(msg='Unexpected error while deploying the stack %s: %s: %s' % (params['namespace'], type(exc).__name__, one_line(exc)),
+                       exception=traceback.format_exc())
+    else:
+        failure = None
+    finally:
         deployer.close()
         lock.release()
+    if failure is not None:
         deployer.settle_changed()
-        client.fail('Unexpected error while deploying the stack %s: %s: %s' % (params['namespace'], type(exc).__name__, one_line(exc)),
-                    exception=traceback.format_exc(), **results)
-    deployer.close()
-    lock.release()
+        client.fail(failure.pop('msg'), **dict(results, **failure))
     client.close()
     client.module.exit_json(**results)
