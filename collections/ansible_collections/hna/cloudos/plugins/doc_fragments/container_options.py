@@ -83,6 +83,13 @@ options:
           - Mount read-only.
         type: bool
         default: false
+      no_copy:
+        description:
+          - For a volume, do not copy the image's files at the target into the volume when it is empty (Compose
+            C(volume.nocopy), or the C(nocopy) mode of the short syntax).
+          - Only for V(volume) mounts.
+        type: bool
+        default: false
   networks:
     description:
       - Networks to connect the container to. The first one is the network the container is created on.

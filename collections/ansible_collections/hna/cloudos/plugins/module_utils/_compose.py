@@ -803,25 +803,26 @@ def _mount_short(item, service, key, volumes, base_dir):
         source, target, mode = parts
     else:
         raise _err(service, key, 'is not [SOURCE:]TARGET[:MODE]: %s' % _q(text))
-    read_only = False
+    read_only = no_copy = False
     if mode is not None:
         options = mode.split(',')
         for option in options:
             if option == 'ro':
                 read_only = True
+            elif option == 'nocopy':
+                no_copy = True
             elif option != 'rw':
-                raise _err(service, key, 'uses the mode %s; only ro and rw are supported' % _q(option))
-    if source is None:
-        return _mount('volume', None, target, read_only, service, key, volumes, base_dir)
-    if not source:
+                raise _err(service, key, 'uses the mode %s; only ro, rw and nocopy are supported' % _q(option))
+    if source is not None and not source:
         raise _err(service, key, 'has an empty source: %s' % _q(text))
-    if source.startswith(('.', '/', '~')):
-        return _mount('bind', source, target, read_only, service, key, volumes, base_dir)
-    return _mount('volume', source, target, read_only, service, key, volumes, base_dir)
+    kind = 'bind' if source is not None and source.startswith(('.', '/', '~')) else 'volume'
+    if no_copy and kind == 'bind':
+        raise _err(service, key, 'uses the mode nocopy, which applies to volumes only, not to the bind mount %s' % _q(source))
+    return _mount(kind, source, target, read_only, service, key, volumes, base_dir, no_copy)
 
 
 def _mount_long(item, service, key, volumes, base_dir):
-    _check_keys(item, ('type', 'source', 'target', 'read_only'), service, key)
+    _check_keys(item, ('type', 'source', 'target', 'read_only', 'volume'), service, key)
     kind = item.get('type')
     if kind not in ('volume', 'bind', 'tmpfs'):
         raise _err(service, key + '.type', 'must be volume, bind or tmpfs, not %s' % _q(kind))
@@ -838,10 +839,18 @@ def _mount_long(item, service, key, volumes, base_dir):
         raise _err(service, key, 'is a tmpfs mount, which takes no source')
     if kind == 'bind' and source is None:
         raise _err(service, key, 'is a bind mount without a source')
-    return _mount(kind, source, target, read_only, service, key, volumes, base_dir)
+    no_copy = False
+    if item.get('volume') is not None:
+        if kind != 'volume':
+            raise _err(service, key + '.volume', 'applies to volume mounts only, not to a %s mount' % kind)
+        options = _as_mapping(item['volume'], service, key + '.volume')
+        _check_keys(options, ('nocopy',), service, key + '.volume')
+        if 'nocopy' in options:
+            no_copy = _as_bool(options['nocopy'], service, key + '.volume.nocopy')
+    return _mount(kind, source, target, read_only, service, key, volumes, base_dir, no_copy)
 
 
-def _mount(kind, source, target, read_only, service, key, volumes, base_dir):
+def _mount(kind, source, target, read_only, service, key, volumes, base_dir, no_copy=False):
     if not target.startswith('/'):
         raise _err(service, key, 'has the target %s; the path in the container must be absolute' % _q(target))
     target = os.path.normpath(target)
@@ -853,7 +862,10 @@ def _mount(kind, source, target, read_only, service, key, volumes, base_dir):
         if source not in volumes:
             raise _err(service, key, 'uses the volume %s, which is not declared in the top-level volumes' % _q(source))
         source = volumes[source]['name']
-    return dict(type=kind, source=source, target=target, read_only=read_only)
+    mount = dict(type=kind, source=source, target=target, read_only=read_only)
+    if no_copy:
+        mount['no_copy'] = True
+    return mount
 
 
 def _service_networks(value, service, networks, namespace, network_name, aliases):

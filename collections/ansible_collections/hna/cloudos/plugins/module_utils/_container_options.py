@@ -387,7 +387,13 @@ def normalise_mount(value, option='mounts', shown=None):
             raise SpecError('%s: %r: %r is not a valid volume name.' % (option, shown, source))
     elif source is not None:
         raise SpecError('%s: %r: a tmpfs mount has no source.' % (option, shown))
-    return dict(type=kind, source=source, target=target.rstrip('/') or '/', read_only=bool(value.get('read_only')))
+    result = dict(type=kind, source=source, target=target.rstrip('/') or '/', read_only=bool(value.get('read_only')))
+    if value.get('no_copy'):
+        if kind != 'volume':
+            raise SpecError('%s: %r: no_copy applies to volumes only, not to a %s mount.' % (option, shown, kind))
+        # Only set when true, so that mounts without it compare and show as before.
+        result['no_copy'] = True
+    return result
 
 
 HEALTHCHECK_KEYS = ('test', 'interval', 'timeout', 'retries', 'start_period', 'start_interval')
@@ -857,6 +863,8 @@ def actual_mounts(host_config):
         if kind == 'bind' and source:
             source = source.rstrip('/') or '/'
         result[target] = dict(type=kind, source=source, target=target, read_only=bool(mount.get('ReadOnly')))
+        if (mount.get('VolumeOptions') or {}).get('NoCopy'):
+            result[target]['no_copy'] = True
     for bind in host_config.get('Binds') or []:
         parts = bind.split(':')
         if len(parts) < 2:
@@ -1154,6 +1162,8 @@ def _write_mounts(value, config, host_config, ctx):
         entry = dict(Type=mount['type'], Target=mount['target'], ReadOnly=mount['read_only'])
         if mount['source']:
             entry['Source'] = mount['source']
+        if mount.get('no_copy'):
+            entry['VolumeOptions'] = dict(NoCopy=True)
         mounts.append(entry)
 
 
@@ -1387,6 +1397,7 @@ OPTIONS = (
         source=dict(type='str'),
         target=dict(type='str', required=True),
         read_only=dict(type='bool', default=False),
+        no_copy=dict(type='bool', default=False),
     )), compare=_compare_mounts, write=_write_mounts),
     _simple_option('tmpfs', dict(type='raw'), lambda ctx: dict(
         ((k.rstrip('/') or '/'), v or '') for k, v in (ctx.host_config.get('Tmpfs') or {}).items()), default={},

@@ -657,7 +657,7 @@ class ContainerEngine(object):
             have = ((container.get('HostConfig') or {}).get('LogConfig') or {}).get('Type')
             if have and have != DEFAULT_LOG_DRIVER:
                 default_log_driver = self.default_log_driver()
-        plan = decide(spec, state, view, image, default_log_driver)
+        plan = decide(spec, state, view, image, default_log_driver, getattr(self.api, 'api_version', None))
         plan['container'] = container
         plan['leftovers'] = recover
         plan['replace_mode'] = None

@@ -478,7 +478,11 @@ def test_volumes_both_syntaxes(tmp_path):
     ('./rel:/x', 'relative path'),
     ('data:relative', 'must be absolute'),
     ('data:/x:z', "mode 'z'"),
-    ('data:/x:ro,nocopy', "mode 'nocopy'"),
+    ('data:/x:ro,delegated', "mode 'delegated'"),
+    ('/srv/x:/x:nocopy', 'volumes only'),
+    (dict(type='bind', source='/srv/x', target='/x', volume=dict(nocopy=True)), 'volume mounts only'),
+    (dict(type='volume', source='data', target='/x', volume=dict(subpath='a')), "volume.subpath' is not supported"),
+    (dict(type='volume', source='data', target='/x', volume=dict(nocopy='perhaps')), 'true or false'),
     ('a:b:c:d', 'is not'),
     (':/x', 'empty source'),
     (dict(type='npipe', target='/x'), 'must be volume, bind or tmpfs'),
@@ -489,6 +493,21 @@ def test_volumes_both_syntaxes(tmp_path):
 ])
 def test_volume_errors(item, match):
     error(dict(web=dict(image='busybox', volumes=[item])), match, volumes={'data': {}})
+
+
+def test_volume_nocopy():
+    """Long-syntax ``volume.nocopy`` and the short ``nocopy`` mode become ``no_copy`` on the mount (set only when true)."""
+    result = stack(dict(web=dict(image='busybox', volumes=[
+        'data:/short:ro,nocopy',
+        dict(type='volume', source='data', target='/long', volume=dict(nocopy=True)),
+        dict(type='volume', target='/anon', volume=dict(nocopy=True)),
+        dict(type='volume', source='data', target='/copy', volume=dict(nocopy=False)),
+    ])), volumes={'data': {}})
+    mounts = dict((mount['target'], mount) for mount in result['services']['web']['specs'][0]['mounts'])
+    assert mounts['/short'] == dict(type='volume', source='shop-data', target='/short', read_only=True, no_copy=True)
+    assert mounts['/long'] == dict(type='volume', source='shop-data', target='/long', read_only=False, no_copy=True)
+    assert mounts['/anon'] == dict(type='volume', source=None, target='/anon', read_only=False, no_copy=True)
+    assert mounts['/copy'] == dict(type='volume', source='shop-data', target='/copy', read_only=False)
 
 
 def test_volume_mounted_twice():

@@ -190,3 +190,21 @@ def test_without_image_no_configuration_option_may_be_given():
     with pytest.raises(co.SpecError, match='^image is needed with cap_add, tty'):
         co.module_spec(_params(image=None, cap_add=['NET_ADMIN'], tty=True), compose.read_env_file)
     assert co.module_spec(_params(image=None), compose.read_env_file)['image'] is None
+
+
+def test_mount_no_copy_round_trip():
+    """``no_copy`` is written as VolumeOptions.NoCopy and read back from the inspected container."""
+    mount = co.normalise_mount(dict(type='volume', source='data', target='/d', no_copy=True))
+    assert mount == dict(type='volume', source='data', target='/d', read_only=False, no_copy=True)
+    plain = co.normalise_mount(dict(type='volume', source='data', target='/e', no_copy=False))
+    assert 'no_copy' not in plain
+    config, host_config = {}, {}
+    co._write_mounts([mount, plain], config, host_config, None)
+    assert host_config['Mounts'][0]['VolumeOptions'] == {'NoCopy': True}
+    assert 'VolumeOptions' not in host_config['Mounts'][1]
+    assert co.actual_mounts(host_config) == [mount, plain]
+
+
+def test_mount_no_copy_only_for_volumes():
+    with pytest.raises(co.SpecError, match='no_copy applies to volumes only'):
+        co.normalise_mount(dict(type='bind', source='/srv', target='/d', no_copy=True))
