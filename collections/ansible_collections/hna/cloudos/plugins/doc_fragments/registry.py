@@ -40,9 +40,6 @@ options:
     type: int
     default: 30
 attributes:
-  platform:
-    support: full
-    platforms: posix
   action_group:
     description: Use C(group/hna.cloudos.registry) in C(module_defaults) to set default values for the options of this module.
     support: full

@@ -44,6 +44,10 @@ extends_documentation_fragment:
   - hna.cloudos.registry
   - hna.cloudos.registry.STORED_CREDENTIALS
   - hna.cloudos.docker.INFO_MODULE
+attributes:
+  platform:
+    support: full
+    platforms: posix
 notes:
   - Listing every repository needs the C(_catalog) endpoint, which some registries (Docker Hub, some hosted services)
     do not offer or restrict; give O(repository) there.

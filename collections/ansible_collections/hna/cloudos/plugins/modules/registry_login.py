@@ -76,6 +76,9 @@ attributes:
     support: full
     details:
       - The diff shows the entry of the registry with the user name; the secret is shown as C(<hidden>).
+  platform:
+    support: full
+    platforms: posix
 notes:
   - A configuration file that delegates the credentials to a credential helper (C(credsStore) or C(credHelpers) for this
     registry) makes the Docker CLI ignore the C(auths) entry written here; the module warns about it.

@@ -130,6 +130,9 @@ attributes:
       - Nothing is deleted and the garbage collector does not run; RV(deleted) lists what would be deleted.
   diff_mode:
     support: none
+  platform:
+    support: full
+    platforms: posix
 requirements:
   - The Docker SDK for Python (the C(docker) Python package) 7.1 or newer, only with O(in_use_hosts) or O(garbage_collect).
 notes:

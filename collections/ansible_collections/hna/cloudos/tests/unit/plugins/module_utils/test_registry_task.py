@@ -199,8 +199,9 @@ def test_engine_tls_files_only_checked_for_https(tmp_path, monkeypatch):
     missing = str(tmp_path / 'missing.pem')
     module = FailingModule(docker_ca_path=missing, docker_client_cert=None, docker_client_key=None, timeout=5)
     assert task.Engines(module).connect('tcp://192.0.2.10:2375', 'in_use_hosts') == 'client'
-    assert built == [('tcp://192.0.2.10:2375', dict(tls=False, validate_certs=False, ca_path=None, client_cert=None, client_key=None,
-                                                     timeout=5, fail_prefix='in_use_hosts', partial_results={'changed': False}))]
+    assert built == [('tcp://192.0.2.10:2375', dict(
+        tls=False, validate_certs=False, ca_path=None, client_cert=None, client_key=None, timeout=5, fail_prefix='in_use_hosts',
+        partial_results={'changed': False}))]
     ca = tmp_path / 'ca.pem'
     ca.write_text('x')
     module.params['docker_ca_path'] = str(ca)
