@@ -14,6 +14,7 @@ import pytest
 
 from ansible_collections.hna.cloudos.plugins.module_utils import _registry_task as task
 from ansible_collections.hna.cloudos.plugins.module_utils._registry import RegistryError, encode_auth, registry_common_argument_spec
+from ansible_collections.hna.cloudos.plugins.modules import registry_info
 
 
 class FailingModule(object):
@@ -208,3 +209,34 @@ def test_engine_tls_files_only_checked_for_https(tmp_path, monkeypatch):
     task.Engines(module).connect('https://192.0.2.10:2376', 'garbage_collect.docker_host', dict(changed=True))
     assert built[-1][1]['tls'] is True and built[-1][1]['validate_certs'] is True and built[-1][1]['ca_path'] == str(ca)
     assert built[-1][1]['partial_results'] == {'changed': True}
+
+
+# --- registry_info ----------------------------------------------------------------------------------
+
+
+class FakeRegistryClient(FakeCatalog):
+    """Stands in for ``RegistryClient``: shop/web, shop/db and tools/ci, of which tools/ci is gone since the catalog was read."""
+
+    def __init__(self, registry_url, **kwargs):
+        super(FakeRegistryClient, self).__init__(['shop/web', 'shop/db', 'tools/ci'], gone=['tools/ci'])
+        self.kwargs = kwargs
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize('args, expected', [
+    ({}, [('shop/db', ['1', '2']), ('shop/web', ['1', '2']), ('tools/ci', [])]),
+    ({'repositories': []}, [('shop/db', ['1', '2']), ('shop/web', ['1', '2']), ('tools/ci', [])]),
+    ({'repositories': ['shop/w.*'], 'tags': ['2']}, [('shop/web', ['2'])]),
+    ({'repository': 'shop/db'}, [('shop/db', ['1', '2'])]),
+])
+def test_registry_info_lists_the_chosen_repositories(monkeypatch, module_args, module_exits, args, expected):
+    monkeypatch.setattr(task, 'RegistryClient', FakeRegistryClient)
+    monkeypatch.setattr(FakeRegistryClient, 'catalog', lambda self: sorted(self.names))
+    with module_args(dict(args, registry_url='127.0.0.1:5000', config_path='/nonexistent/config.json')):
+        with pytest.raises(module_exits[0]) as done:
+            registry_info.main()
+    result = done.value.result
+    assert result['registry'] == '127.0.0.1:5000' and result['changed'] is False
+    assert [(repo['name'], [entry['tag'] for entry in repo['tags']]) for repo in result['repositories']] == expected
