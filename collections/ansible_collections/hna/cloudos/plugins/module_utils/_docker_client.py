@@ -378,13 +378,50 @@ class DockerClient(object):
     * ``docker_host`` is the normalised engine address (for messages);
     * ``server_version`` is the engine's ``/version`` answer (no extra request needed);
     * ``api_version`` is the API version used for every request.
+
+    A module that has no common connection options, or that talks to several engines, builds its
+    ``AnsibleModule`` itself and gets a client for each engine from :meth:`for_engine`.
     """
+
+    #: Start of every failure message (set by :meth:`for_engine`), for example the option that named the engine.
+    fail_prefix = None
+    #: Results returned with every failure (set by :meth:`for_engine`), for example what the module did so far.
+    partial_results = None
 
     def __init__(self, argument_spec=None, supports_check_mode=False, min_api_version=MIN_DOCKER_API_VERSION, **module_kwargs):
         spec = docker_common_argument_spec()
         spec.update(argument_spec or {})
         self.module = AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode, **module_kwargs)
         self.params = self.module.params
+        self._start(min_api_version, os.environ)
+
+    @classmethod
+    def for_engine(cls, module, docker_host, tls=False, validate_certs=False, ca_path=None, client_cert=None, client_key=None,
+                   timeout=DEFAULT_TIMEOUT, api_version='auto', min_api_version=MIN_DOCKER_API_VERSION, fail_prefix=None,
+                   partial_results=None):
+        """Return a client connected to the engine at ``docker_host``, for a module that built its ``AnsibleModule`` itself.
+
+        The connection settings mean what the common connection options of the same names mean, and
+        are checked, connected and reported the same way as by the constructor (one-line failures,
+        API version negotiation), but they are taken as given: no environment variable (``DOCKER_HOST``,
+        ``DOCKER_CERT_PATH``, ...) fills them in. ``params`` of the client holds these settings (the module's
+        options stay in ``module.params``). Each call connects a new client; close it when done.
+
+        :param module: the ``AnsibleModule`` to fail (and to read ``check_mode`` from).
+        :param fail_prefix: text put with ``': '`` before every failure message, such as the option that named the engine.
+        :param partial_results: results returned with every failure of this client (``changed`` is ``False`` unless they say otherwise).
+        """
+        client = cls.__new__(cls)
+        client.module = module
+        client.params = dict(docker_host=docker_host, tls=tls, validate_certs=validate_certs, ca_path=ca_path, client_cert=client_cert,
+                             client_key=client_key, timeout=timeout, api_version=api_version)
+        client.fail_prefix = fail_prefix
+        client.partial_results = dict(partial_results or {})
+        client._start(min_api_version, {})
+        return client
+
+    def _start(self, min_api_version, environ):
+        """Check the connection settings of ``params`` (``DOCKER_CERT_PATH`` from ``environ``), then connect."""
         self.check_mode = self.module.check_mode
         self.api = None
         self.server_version = {}
@@ -392,7 +429,7 @@ class DockerClient(object):
         self.docker_host = self.params.get('docker_host')
 
         if not HAS_DOCKER:
-            self.module.fail_json(msg=missing_required_lib('docker'), exception=DOCKER_IMPORT_ERROR)
+            self.fail(missing_required_lib('docker'), exception=DOCKER_IMPORT_ERROR)
 
         if not api_version_at_least(min_api_version, MIN_DOCKER_API_VERSION):
             min_api_version = MIN_DOCKER_API_VERSION
@@ -402,7 +439,7 @@ class DockerClient(object):
             host = parse_docker_host(self.params['docker_host'], tls=bool(self.params['tls'] or self.params['validate_certs']))
             self.docker_host = host.url if host.scheme != 'https' else 'https://%s' % host.url[len('tcp://'):]
             self.tls = uses_tls(self.params, host)
-            self.cert_paths = resolve_cert_paths(self.params, os.environ)
+            self.cert_paths = resolve_cert_paths(self.params, environ)
             requested = check_requested_api_version(self.params['api_version'], min_api_version)
             if self.params['timeout'] is None or self.params['timeout'] <= 0:
                 raise DockerClientError('timeout must be a positive number of seconds, not %s.' % self.params['timeout'])
@@ -414,8 +451,12 @@ class DockerClient(object):
 
     def fail(self, msg, **partial_results):
         """Fail the module with a one-line ``msg``; ``partial_results`` are returned alongside it."""
-        partial_results.setdefault('changed', False)
-        self.module.fail_json(msg=one_line(msg), **partial_results)
+        results = dict(self.partial_results or {})
+        results.update(partial_results)
+        results.setdefault('changed', False)
+        if self.fail_prefix:
+            msg = '%s: %s' % (self.fail_prefix, msg)
+        self.module.fail_json(msg=one_line(msg), **results)
 
     @contextlib.contextmanager
     def api_errors(self, what, **partial_results):

@@ -18,18 +18,6 @@ description:
 author:
   - HNA CloudOS maintainers (!UNKNOWN)
 options:
-  username:
-    description:
-      - User name. When not given, the credentials stored for the registry in O(config_path) are used, if any;
-        otherwise the registry is queried anonymously.
-    type: str
-  config_path:
-    description:
-      - Docker client configuration file to read the credentials from when O(username) is not given
-        (as written by M(hna.cloudos.registry_login) or C(docker login)).
-      - Defaults to C($DOCKER_CONFIG/config.json) when E(DOCKER_CONFIG) is set, otherwise C(~/.docker/config.json).
-      - Credentials kept by a credential helper cannot be read.
-    type: path
   repository:
     description:
       - Only this repository (for example V(team/app)), instead of every repository of the catalog.
@@ -54,15 +42,9 @@ options:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - hna.cloudos.registry
+  - hna.cloudos.registry.STORED_CREDENTIALS
+  - hna.cloudos.docker.INFO_MODULE
 attributes:
-  check_mode:
-    support: full
-    details:
-      - This action only reads information and never changes anything, so it runs normally in check mode.
-  diff_mode:
-    support: N/A
-    details:
-      - This action only reads information and never changes anything.
   platform:
     support: full
     platforms: posix
@@ -166,72 +148,15 @@ repositories:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hna.cloudos.plugins.module_utils._registry import (
-    registry_common_argument_spec,
-    RegistryClient,
-    RegistryError,
-    compile_patterns,
-    default_config_path,
-    load_credentials,
-    matching_pattern,
-    parse_registry_url,
+from ansible_collections.hna.cloudos.plugins.module_utils._registry_task import (
+    REGISTRY_INFO_MODULE_KWARGS,
+    registry_info_argument_spec,
+    run_registry_info,
 )
 
 
 def main():
-    argument_spec = registry_common_argument_spec()
-    argument_spec.update(
-        repository=dict(type='str'),
-        repositories=dict(type='list', elements='str'),
-        tags=dict(type='list', elements='str'),
-        include_details=dict(type='bool', default=False),
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        required_together=[('username', 'password')],
-        mutually_exclusive=[('repository', 'repositories')],
-        supports_check_mode=True,
-    )
-    params = module.params
-    result = dict(changed=False, registry=None, repositories=[])
-    try:
-        address = parse_registry_url(params['registry_url'])
-        result['registry'] = address.host
-        username, password = load_credentials(params, address, params['config_path'] or default_config_path())
-        tag_patterns = compile_patterns(params['tags'], 'tags')
-        repo_patterns = compile_patterns(params['repositories'], 'repositories')
-        client = RegistryClient(params['registry_url'], username=username, password=password,
-                                validate_certs=params['validate_certs'], ca_path=params['ca_path'], timeout=params['timeout'])
-        try:
-            if params['repository']:
-                names = [params['repository']]
-            else:
-                names = [name for name in client.catalog() if not repo_patterns or matching_pattern(name, repo_patterns) is not None]
-            for name in names:
-                entries = []
-                try:
-                    tags = client.tags(name)
-                except RegistryError as exc:
-                    if exc.status == 404 and not params['repository']:
-                        tags = []  # listed in the catalog but emptied since
-                    else:
-                        raise
-                for tag in tags:
-                    if tag_patterns and matching_pattern(tag, tag_patterns) is None:
-                        continue
-                    entry = dict(tag=tag)
-                    if params['include_details']:
-                        details = client.image_details(name, tag)
-                        details.pop('os', None)
-                        details.pop('manifest_digests', None)
-                        entry.update(details)
-                    entries.append(entry)
-                result['repositories'].append(dict(name=name, tags=entries))
-        finally:
-            client.close()
-    except RegistryError as exc:
-        module.fail_json(msg=str(exc), **result)
-    module.exit_json(**result)
+    run_registry_info(AnsibleModule(argument_spec=registry_info_argument_spec(), **REGISTRY_INFO_MODULE_KWARGS))
 
 
 if __name__ == '__main__':

@@ -557,3 +557,99 @@ def test_close(make_client):
     client = make_client()
     client.close()
     assert FakeAPIClient.instances[-1].closed is True
+
+
+# --- a client for a given engine (for_engine) ---------------------------------------------------------
+
+
+@pytest.fixture
+def for_engine(module_exits, module_args, clean_docker_env, fake_api):
+    """Build a client with ``DockerClient.for_engine`` for a module without the common options; return it, or the failure."""
+    module_fail = module_exits[1]
+
+    def make(docker_host, **kwargs):
+        with module_args({'name': 'x'}):
+            module = dc.AnsibleModule(argument_spec=dict(name=dict(type='str')), supports_check_mode=True)
+        try:
+            return dc.DockerClient.for_engine(module, docker_host, **kwargs)
+        except module_fail as failure:
+            return failure.result
+
+    return make
+
+
+def test_for_engine_connects_and_negotiates(for_engine):
+    client = for_engine('unix:///run/other.sock', timeout=7)
+    assert isinstance(client, dc.DockerClient), client
+    api = FakeAPIClient.instances[-1]
+    assert api.base_url == 'unix:///run/other.sock' and api.timeout == 7 and api.tls is False
+    assert api.calls == [('version', False)]
+    assert client.api is api and client.api_version == '1.43'
+    assert client.docker_host == 'unix:///run/other.sock'
+    assert client.module.params['name'] == 'x'
+    assert client.params['docker_host'] == 'unix:///run/other.sock'  # the connection settings, not the module's options
+    assert client.check_mode is False
+
+
+def test_for_engine_reads_no_environment(tmp_path, monkeypatch, for_engine):
+    for name in ('ca.pem', 'cert.pem', 'key.pem'):
+        (tmp_path / name).write_text('x')
+    monkeypatch.setenv('DOCKER_CERT_PATH', str(tmp_path))
+    monkeypatch.setenv('DOCKER_HOST', 'tcp://192.0.2.1:2375')
+    monkeypatch.setenv('DOCKER_API_VERSION', '1.41')
+    client = for_engine('https://127.0.0.1:2376')
+    tls = FakeAPIClient.instances[-1].tls
+    assert FakeAPIClient.instances[-1].base_url == 'tcp://127.0.0.1:2376'
+    assert tls.cert is None and tls.verify is False
+    assert client.cert_paths == dict(ca_path=None, client_cert=None, client_key=None)
+    assert client.api_version == '1.43'
+
+
+def test_for_engine_tls_settings(tmp_path, for_engine):
+    for name in ('ca.pem', 'cert.pem', 'key.pem'):
+        (tmp_path / name).write_text('x')
+    client = for_engine('https://127.0.0.1:2376', tls=True, validate_certs=True, ca_path=str(tmp_path / 'ca.pem'),
+                        client_cert=str(tmp_path / 'cert.pem'), client_key=str(tmp_path / 'key.pem'))
+    tls = FakeAPIClient.instances[-1].tls
+    assert tls.verify is True and tls.ca_cert == str(tmp_path / 'ca.pem')
+    assert tls.cert == (str(tmp_path / 'cert.pem'), str(tmp_path / 'key.pem'))
+    assert client.tls is True
+
+
+def test_for_engine_failures_carry_prefix_and_partial_results(for_engine):
+    FakeAPIClient.error = refused_error()
+    result = for_engine('tcp://127.0.0.1:1', fail_prefix='garbage_collect.docker_host', partial_results=dict(changed=True, deleted=['a']))
+    assert_one_line(result['msg'])
+    assert result['msg'] == ('garbage_collect.docker_host: Cannot reach the Docker engine at tcp://127.0.0.1:1: connection refused. '
+                             'Check docker_host (or DOCKER_HOST) and that the engine is running.')
+    assert result['changed'] is True and result['deleted'] == ['a']
+
+
+def test_for_engine_invalid_address_fails_before_connecting(for_engine):
+    result = for_engine('ftp://x', fail_prefix='in_use_hosts')
+    assert result['msg'].startswith('in_use_hosts: docker_host ftp://x uses the unsupported scheme ftp')
+    assert result['changed'] is False
+    assert FakeAPIClient.instances == []
+
+
+def test_for_engine_client_fails_later_with_prefix_and_partial_results(for_engine, module_exits):
+    client = for_engine('unix:///run/other.sock', fail_prefix='in_use_hosts', partial_results=dict(kept=[]))
+    with pytest.raises(module_exits[1]) as failure:
+        with client.api_errors('list its containers', deleted=[]):
+            raise _api_error('x', 500, 'disk full')
+    assert failure.value.result == {
+        'msg': 'in_use_hosts: The Docker engine at unix:///run/other.sock could not list its containers (HTTP 500): disk full',
+        'kept': [], 'deleted': [], 'changed': False, 'failed': True}
+
+
+def test_for_engine_sdk_missing(monkeypatch, for_engine):
+    monkeypatch.setattr(dc, 'HAS_DOCKER', False)
+    result = for_engine('unix:///run/other.sock', fail_prefix='in_use_hosts')
+    assert result['msg'] == 'in_use_hosts: ' + missing_required_lib('docker')
+    assert FakeAPIClient.instances == []
+
+
+def test_for_engine_invalid_timeout(for_engine):
+    result = for_engine('unix:///run/other.sock', timeout=0)
+    assert 'timeout must be a positive number' in result['msg']
+    assert FakeAPIClient.instances == []

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
+from ansible_collections.hna.cloudos.plugins.module_utils import _registry_task
 from ansible_collections.hna.cloudos.plugins.modules import registry_prune
 
 IMAGE_ID = 'sha256:' + 'a' * 64
@@ -108,7 +109,7 @@ class StubModule(object):
 def test_in_use_lists_the_users_of_each_digest(fake_engine):
     engine = fake_engine('1.41')
     address = 'unix://' + engine.server_address
-    by_digest, by_id = registry_prune.Engines(StubModule()).in_use(address)
+    by_digest, by_id = _registry_task.Engines(StubModule()).in_use(address)
     assert by_digest == {REPO_DIGEST: ['container web on %s' % address]}
     assert by_id == {IMAGE_ID: ['container web on %s' % address]}
     assert engine.paths == ['/version', '/v1.41/containers/json', '/v1.41/images/%s/json' % IMAGE_ID]
@@ -152,7 +153,7 @@ class FakeRegistryClient(object):
 
 def test_unreachable_garbage_collector_engine_reports_what_was_deleted(tmp_path, monkeypatch, module_args, module_exits):
     """The manifests are deleted before the garbage collector runs: its failure must not hide them."""
-    monkeypatch.setattr(registry_prune, 'RegistryClient', FakeRegistryClient)
+    monkeypatch.setattr(_registry_task, 'RegistryClient', FakeRegistryClient)
     monkeypatch.setattr(FakeRegistryClient, 'deleted', [])
     socket_path = tmp_path / 'missing.sock'
     result = run_module(module_args, module_exits, dict(
