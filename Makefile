@@ -53,7 +53,7 @@ test-collection:
 	pytest -q tests/collection
 
 test-molecule:
-	python lab/lab.py build
+	python lab/lab.py up
 	molecule test -s docker_host
 	molecule test -s registry
 

@@ -1,46 +1,130 @@
 #!/usr/bin/env bash
 # Every test of the project, stage by stage; each stage's time is printed, and a summary at the end.
 # A failing stage does not stop the others, so one run shows everything that is wrong.
-# Pick stages with STAGES="unit lint" tools/run-tests.sh
+#
+# The stages run on parallel tracks (most of the time goes to waiting on the Docker engine, the lab's
+# nodes and their package downloads, not to the processor): the stages of one track run one after the
+# other, the tracks side by side. Each track writes its log to .test-logs/<track>.log; a line is printed
+# when a stage starts and ends, and each track's log is printed when everything has finished (the
+# failed tracks' logs last, in full).
+#
+#   tools/run-tests.sh                               every stage, on the default tracks
+#   STAGES="unit lint" tools/run-tests.sh            these stages, one after the other
+#   TRACKS="unit,lint collection-a" tools/run-tests.sh   these tracks (stages joined by commas)
+#
+# Stages: unit, sanity, lint, collection-a and collection-b (the collection's integration targets in two
+# halves; "collection" runs both in turn), lab (the lab end to end: build, up, main job twice, tests on
+# the nodes), molecule (the role scenarios, on the lab's nodes: run it after lab).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-export PATH="$PWD/${VENV:-.venv}/bin:$PATH"
-export ANSIBLE_CONFIG="$PWD/ansible.cfg" ANSIBLE_ROLES_PATH="$PWD/roles" ANSIBLE_NOCOLOR=1
-STAGES="${STAGES:-unit sanity lint collection molecule lab}"
+ROOT=$PWD
+export PATH="$ROOT/${VENV:-.venv}/bin:$PATH"
+export ANSIBLE_CONFIG="$ROOT/ansible.cfg" ANSIBLE_ROLES_PATH="$ROOT/roles" ANSIBLE_NOCOLOR=1
+COLLECTION=collections/ansible_collections/hna/cloudos
+LOGS="$ROOT/.test-logs"
+mkdir -p "$LOGS"
 
-declare -A secs result
-passed=0; failed=0
-for stage in $STAGES; do
-    echo
-    echo "==================== stage: $stage ===================="
-    start=$(date +%s)
-    case "$stage" in
-        unit)       pytest -q -p no:cacheprovider tests/unit collections/ansible_collections/hna/cloudos/tests/unit ;;
-        sanity)     tools/collection-sanity.sh ;;
-        lint)       ansible-lint --offline --profile production \
-                    && git ls-files -z '*.sh' .ci/run lab/images/node/lab-node-init | xargs -0 shellcheck ;;
-        collection) pytest -q -p no:cacheprovider tests/collection \
-                    && (cd collections/ansible_collections/hna/cloudos \
-                        && ansible-test integration --local --python 3.11 --color no) ;;
-        molecule)   python lab/lab.py build \
-                    && molecule test -s docker_host && molecule test -s registry ;;
-        lab)        tools/test-lab.sh ;;
-        *)          echo "unknown stage $stage"; false ;;
+if [ -n "${STAGES:-}" ]; then
+    TRACKS="$(echo "$STAGES" | tr -s ' ' ',')"
+fi
+TRACKS="${TRACKS:-unit,sanity,lint,collection-a collection-b lab,molecule}"
+
+# The integration targets of the first half; the second half is every other target.
+COLLECTION_A_TARGETS="container container_info docker_host_info"
+
+integration_targets() {  # the integration targets of half "a" or "b"
+    local target all
+    all=$(cd "$COLLECTION/tests/integration/targets" && for t in *; do
+        [ -f "$t/aliases" ] && ! grep -qx 'hidden\|disabled\|unsupported' "$t/aliases" && echo "$t"; done)
+    for target in $all; do
+        case " $COLLECTION_A_TARGETS " in
+            *" $target "*) [ "$1" = a ] && echo "$target" ;;
+            *) [ "$1" = b ] && echo "$target" ;;
+        esac
+    done
+}
+
+collection_half() {  # run the integration targets of half $1 in a copy of the collection of its own
+    local half=$1 dir
+    # Two ansible-test runs must not share tests/output: the second half runs in a copy.
+    dir="$LOGS/collection-$half/ansible_collections/hna/cloudos"
+    rm -rf "$LOGS/collection-$half"
+    mkdir -p "$dir"
+    tar -C "$COLLECTION" --exclude=./tests/output -c . | tar -C "$dir" -x
+    # shellcheck disable=SC2046 # one word per target
+    (cd "$dir" && ansible-test integration --local --python 3.11 --color no $(integration_targets "$half"))
+}
+
+run_stage() {
+    case "$1" in
+        unit)         pytest -q -p no:cacheprovider tests/unit "$COLLECTION/tests/unit" ;;
+        sanity)       tools/collection-sanity.sh ;;
+        lint)         ansible-lint --offline --profile production \
+                      && git ls-files -z '*.sh' .ci/run lab/images/node/lab-node-init | xargs -0 shellcheck ;;
+        collection-a) pytest -q -p no:cacheprovider tests/collection && collection_half a ;;
+        collection-b) collection_half b ;;
+        collection)   pytest -q -p no:cacheprovider tests/collection && collection_half a && collection_half b ;;
+        lab)          tools/test-lab.sh ;;
+        molecule)     molecule test -s docker_host && molecule test -s registry ;;
+        *)            echo "unknown stage $1"; false ;;
     esac
-    rc=$?
-    secs[$stage]=$(( $(date +%s) - start ))
-    if [ $rc -eq 0 ]; then result[$stage]=passed; passed=$((passed + 1))
-    else result[$stage]="FAILED (exit $rc)"; failed=$((failed + 1)); fi
-    echo "== stage $stage: ${result[$stage]} in ${secs[$stage]}s"
+}
+
+run_track() {  # run the stages of one track (comma-separated); record each stage's time and result
+    local track=$1 stage start rc
+    for stage in ${track//,/ }; do
+        echo "$(date -u +%T) start $stage" >&3
+        echo "==================== stage: $stage ===================="
+        start=$(date +%s)
+        run_stage "$stage"
+        rc=$?
+        echo "$stage $(( $(date +%s) - start )) $rc" > "$LOGS/$stage.result"
+        echo "== stage $stage: exit $rc in $(( $(date +%s) - start ))s"
+        echo "$(date -u +%T) end   $stage: exit $rc in $(( $(date +%s) - start ))s" >&3
+    done
+}
+
+total_start=$(date +%s)
+rm -f "$LOGS"/*.result
+declare -a pids tracks
+exec 3>&1
+for track in $TRACKS; do
+    name="${track//,/+}"
+    tracks+=("$name")
+    run_track "$track" > "$LOGS/$name.log" 2>&1 &
+    pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+
+# The logs: passed tracks first (their last lines), failed tracks last and in full.
+failed_tracks=()
+for name in "${tracks[@]}"; do
+    if grep -q ' [1-9][0-9]*$' $(for s in ${name//+/ }; do echo "$LOGS/$s.result"; done) 2>/dev/null; then
+        failed_tracks+=("$name")
+    else
+        echo; echo "==================== log of track $name (last lines; full log in .test-logs/$name.log) ===================="
+        tail -n 25 "$LOGS/$name.log"
+    fi
+done
+for name in "${failed_tracks[@]}"; do
+    echo; echo "==================== log of FAILED track $name ===================="
+    cat "$LOGS/$name.log"
 done
 
 echo
 echo "==================== summary ===================="
-total=0
-for stage in $STAGES; do
-    printf '%-12s %6ss  %s\n' "$stage" "${secs[$stage]}" "${result[$stage]}"
-    total=$(( total + secs[$stage] ))
+passed=0; failed=0
+for track in $TRACKS; do
+    for stage in ${track//,/ }; do
+        if [ -f "$LOGS/$stage.result" ]; then
+            read -r _ secs rc < "$LOGS/$stage.result"
+        else
+            secs=0; rc=missing
+        fi
+        if [ "$rc" = 0 ]; then result=passed; passed=$((passed + 1)); else result="FAILED (exit $rc)"; failed=$((failed + 1)); fi
+        printf '%-14s %6ss  %s\n' "$stage" "$secs" "$result"
+    done
 done
-printf '%-12s %6ss\n' "total" "$total"
+printf '%-14s %6ss  (wall clock; the tracks ran side by side: %s)\n' "total" "$(( $(date +%s) - total_start ))" "$TRACKS"
 echo "stages: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
