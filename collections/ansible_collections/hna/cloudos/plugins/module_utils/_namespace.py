@@ -715,7 +715,8 @@ def service_name(container):
 # --- engine requests --------------------------------------------------------------------------------
 
 
-def _not_found(exc):
+def not_found(exc):
+    """Tell whether an engine error says the object does not exist (or no longer does: removed meanwhile)."""
     status = getattr(exc, 'status_code', None)
     if status is None and getattr(exc, 'response', None) is not None:
         status = getattr(exc.response, 'status_code', None)
@@ -727,7 +728,7 @@ def inspect_network(api, name):
     try:
         network = api.inspect_network(name)
     except Exception as exc:  # pylint: disable=broad-except
-        if _not_found(exc):
+        if not_found(exc):
             return None
         raise
     # The engine also matches ID prefixes: only the network of that very name counts.
@@ -794,7 +795,7 @@ def remove_volumes(api, names):
         try:
             api.remove_volume(name)
         except Exception as exc:  # pylint: disable=broad-except
-            if not _not_found(exc):
+            if not not_found(exc):
                 raise
         removed.append(name)
     return removed
@@ -811,7 +812,7 @@ def namespace_containers(api, name=None):
         try:
             result.append(api.inspect_container(entry['Id']))
         except Exception as exc:  # pylint: disable=broad-except
-            if not _not_found(exc):
+            if not not_found(exc):
                 raise
     return sorted(result, key=container_name)
 
