@@ -166,11 +166,8 @@ def run_namespace_info(client):
         digests = {}
         with client.api_errors('inspect the images of the namespace containers', **results):
             for image_id in sorted(set(container.get('Image') for container in containers if container.get('Image'))):
-                try:
-                    image = client.api.inspect_image(image_id)
-                except Exception as exc:  # pylint: disable=broad-except
-                    if not ns.not_found(exc):
-                        raise
+                image = ns.unless_missing(client.api.inspect_image, image_id)
+                if image is None:
                     continue
                 repo_digests = [digest for digest in image.get('RepoDigests') or [] if not digest.startswith('<none>')]
                 digests[image_id] = repo_digests[0] if repo_digests else None

@@ -260,11 +260,7 @@ class NamespaceModule(object):
         for item in to_remove:
             name = ns.container_name(item)
             with self.client.api_errors('remove the container %s of namespace %s' % (name, self.name), **done):
-                try:
-                    self.api.remove_container(item['Id'], force=True, v=params['remove_volumes'])
-                except Exception as exc:  # pylint: disable=broad-except
-                    if not ns.not_found(exc):
-                        raise
+                ns.unless_missing(self.api.remove_container, item['Id'], force=True, v=params['remove_volumes'])
             done['removed_containers'].append(name)
         for item in to_disconnect:
             name = ns.container_name(item)
@@ -284,11 +280,7 @@ class NamespaceModule(object):
             for name in volume_names:
                 with self.client.api_errors('remove the volume %s of namespace %s (the namespace itself was removed)' % (
                         name, self.name), **done):
-                    try:
-                        self.api.remove_volume(name)
-                    except Exception as exc:  # pylint: disable=broad-except
-                        if not ns.not_found(exc):
-                            raise
+                    ns.unless_missing(self.api.remove_volume, name)
                 done['removed_volumes'].append(name)
 
     def _carried_volumes(self, containers, known):
@@ -300,12 +292,9 @@ class NamespaceModule(object):
                 continue
             with self.client.api_errors('inspect the volume %s carried over by a container of namespace %s' % (
                     name, self.name), **self.results):
-                try:
-                    volume = self.api.inspect_volume(name)
-                except Exception as exc:  # pylint: disable=broad-except
-                    if not ns.not_found(exc):
-                        raise
-                    continue
+                volume = ns.unless_missing(self.api.inspect_volume, name)
+            if volume is None:
+                continue
             labels = volume.get('Labels') or {}
             owner = labels.get(ns.LABEL_NAMESPACE)
             if (owner and owner != self.name) or labels.get(ns.LABEL_NS_META):

@@ -143,7 +143,7 @@ def test_absent_refuses_containers_then_removes_them_with_force(run_ns):
     run_ns(dict(name='shop', subnet='10.240.7.0/24', owner='team'))
     run_ns(dict(name='shop', owner='other'))
     carried = container('shop-db', service='db')
-    carried['Config']['Labels'][ns.LABEL_ANONYMOUS_VOLUMES] = 'anon1,elsewhere'
+    carried['Config']['Labels'][ns.LABEL_ANONYMOUS_VOLUMES] = 'anon1,elsewhere,gone1'
     FakeNamespaceEngine.container_list[:] = [carried, container('shop-web', service='web')]
     FakeNamespaceEngine.volume_list += [dict(Name='shop-data', Labels={ns.LABEL_NAMESPACE: 'shop'}), dict(Name='anon1', Labels={}),
                                         dict(Name='elsewhere', Labels={ns.LABEL_NAMESPACE: 'blog'})]
