@@ -31,22 +31,20 @@ import math
 import re
 import shlex
 
-try:
-    from ansible_collections.hna.cloudos.plugins.module_utils import _namespace
-except ImportError:  # pragma: no cover - only while the namespace support is absent
-    _namespace = None
+from ansible_collections.hna.cloudos.plugins.module_utils import _namespace
+from ansible_collections.hna.cloudos.plugins.module_utils._namespace import (  # noqa: F401  pylint: disable=unused-import
+    LABEL_ENGINE_PREFIX,
+    LABEL_MANAGED,
+    LABEL_NAMESPACE,
+    LABEL_PREFIX,
+    LABEL_REPLICA,
+    LABEL_SERVICE,
+    LABEL_SPEC_HASH,
+    LABEL_STACK,
+)
 
-
-LABEL_PREFIX = 'io.hna.cloudos.'
-LABEL_MANAGED = 'io.hna.cloudos.managed'
-LABEL_NAMESPACE = 'io.hna.cloudos.namespace'
-LABEL_SERVICE = 'io.hna.cloudos.service'
-LABEL_STACK = 'io.hna.cloudos.stack'
-LABEL_REPLICA = 'io.hna.cloudos.replica'
-#: Labels the container engine keeps for its own bookkeeping; never compared.
-LABEL_ENGINE_PREFIX = 'io.hna.cloudos.engine.'
 #: Written by earlier versions at creation; still found on old containers, never compared.
-_OLD_LABELS = ('io.hna.cloudos.spec-hash', )
+_OLD_LABELS = (LABEL_SPEC_HASH, )
 
 RESTART_POLICIES = ('no', 'always', 'unless-stopped', 'on-failure')
 MOUNT_TYPES = ('volume', 'bind', 'tmpfs')
@@ -532,10 +530,8 @@ def normalise_networks(value, option='networks'):
 
 
 def namespace_aliases(namespace, service):
-    """Return the aliases of a service on its namespace network (``_namespace.service_aliases`` when present)."""
-    if _namespace is not None and hasattr(_namespace, 'service_aliases'):
-        return list(_namespace.service_aliases(namespace, service))
-    return [service, '%s.%s' % (service, namespace)]
+    """Return the aliases of a service on its namespace network (see ``_namespace.service_aliases``)."""
+    return list(_namespace.service_aliases(namespace, service))
 
 
 # --- small normalisers -------------------------------------------------------------------------------

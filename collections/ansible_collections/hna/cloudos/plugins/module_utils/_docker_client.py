@@ -103,6 +103,15 @@ def one_line(text):
     return ' '.join(to_native(text).split())
 
 
+def error_text(exc):
+    """Return what an error of the engine (or of the Docker SDK) says, on one line: its explanation, else its text,
+    else the name of its type."""
+    text = getattr(exc, 'explanation', None) or str(exc) or type(exc).__name__
+    if isinstance(text, bytes):
+        text = text.decode('utf-8', 'replace')
+    return one_line(text)
+
+
 def parse_api_version(value):
     """Return ``(major, minor)`` for an API version such as ``'1.41'``; raise ``ValueError`` otherwise."""
     match = _API_VERSION_RE.match(str(value).strip())
@@ -343,13 +352,10 @@ def html_title(text):
 
 def api_error_message(docker_host, what, exc):
     """Return the one-line message for an error answer of the engine."""
-    explanation = getattr(exc, 'explanation', None) or str(exc)
-    if isinstance(explanation, bytes):
-        explanation = explanation.decode('utf-8', 'replace')
     status = getattr(exc, 'status_code', None)
     if status is None and getattr(exc, 'response', None) is not None:
         status = getattr(exc.response, 'status_code', None)
-    text = one_line(explanation)
+    text = error_text(exc)
     if _looks_like_html(text):
         return ('The service at %s answered HTTP %s with a web page%s instead of a Docker engine answer: check docker_host '
                 '(or DOCKER_HOST) points at the Docker engine.' % (docker_host, status or '?', html_title(text)))

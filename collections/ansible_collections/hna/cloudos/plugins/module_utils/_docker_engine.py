@@ -92,6 +92,7 @@ from ansible_collections.hna.cloudos.plugins.module_utils._container_options imp
     string_map,
     update_body,
 )
+from ansible_collections.hna.cloudos.plugins.module_utils._namespace import LABEL_ANONYMOUS_VOLUMES
 
 STATES = ('present', 'started', 'stopped', 'restarted', 'absent')
 WAITS = ('none', 'running', 'healthy')
@@ -259,9 +260,6 @@ def split_image_ref(ref):
 # --- the engine --------------------------------------------------------------------------------
 
 
-#: Volumes, by name, that the engine carried from a replaced container: they were anonymous volumes (or carried
-#: before), so they are removed with the container when it is removed with its volumes. Comma-separated names.
-LABEL_ANONYMOUS_VOLUMES = 'io.hna.cloudos.engine.anonymous-volumes'
 #: Seconds the engine gives a container to stop when neither the caller nor the container says (the engine default).
 DEFAULT_STOP_TIMEOUT = 10
 #: Modes of a replacement: the new container runs beside the old one until it is healthy, or the old one stops first.

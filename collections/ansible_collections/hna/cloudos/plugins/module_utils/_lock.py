@@ -25,9 +25,9 @@ not serialised by it.
 
 from __future__ import annotations
 
-import datetime
 import errno
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -36,6 +36,8 @@ import socket
 import tempfile
 import time
 
+from ansible_collections.hna.cloudos.plugins.module_utils._namespace import utc_now
+
 LOCK_DIRS = ('/run/lock/hna-cloudos', os.path.join(tempfile.gettempdir(), 'hna-cloudos-locks'))
 POLL_INTERVAL = 0.2
 _SAFE_RE = re.compile(r'[^a-zA-Z0-9_.-]+')
@@ -43,10 +45,6 @@ _SAFE_RE = re.compile(r'[^a-zA-Z0-9_.-]+')
 
 class LockError(Exception):
     """The lock could not be taken; the message (one line) says who holds it or what went wrong."""
-
-
-def _utc_now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
 def lock_path(docker_host, scope, name, directories=LOCK_DIRS):
@@ -143,7 +141,7 @@ class EngineLock(object):
         self.waited = time.monotonic() - start
         self._fd = fd
         info = dict(pid=os.getpid(), host=socket.gethostname(), module=self.module, scope=self.scope, name=self.name,
-                    engine=self.docker_host, since=_utc_now(), since_epoch=time.time())
+                    engine=self.docker_host, since=utc_now(), since_epoch=time.time())
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, (json.dumps(info, sort_keys=True) + '\n').encode('utf-8'), 0)
@@ -173,11 +171,14 @@ class EngineLock(object):
         return False
 
 
-def namespace_lock(client, namespace, module, timeout):
-    """Return the (not yet acquired) lock of ``namespace`` on the engine of ``client`` (a ``DockerClient``)."""
-    return EngineLock(getattr(client, 'docker_host', None), 'namespace', namespace, module=module, timeout=timeout)
+def _client_lock(scope, client, name, module, timeout):
+    """Return the (not yet acquired) lock of ``scope`` ``name`` on the engine of ``client`` (a ``DockerClient``)."""
+    return EngineLock(getattr(client, 'docker_host', None), scope, name, module=module, timeout=timeout)
 
 
-def container_lock(client, name, module, timeout):
-    """Return the (not yet acquired) lock of a container that belongs to no namespace."""
-    return EngineLock(getattr(client, 'docker_host', None), 'container', name, module=module, timeout=timeout)
+#: ``namespace_lock(client, namespace, module, timeout)``: the (not yet acquired) lock of ``namespace`` on the engine
+#: of ``client`` (a ``DockerClient``).
+namespace_lock = functools.partial(_client_lock, 'namespace')
+#: ``container_lock(client, name, module, timeout)``: the (not yet acquired) lock of a container that belongs to no
+#: namespace.
+container_lock = functools.partial(_client_lock, 'container')

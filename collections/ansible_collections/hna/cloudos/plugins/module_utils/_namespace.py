@@ -43,15 +43,21 @@ else:
 
 
 # --- labels -----------------------------------------------------------------------------------------
+# The labels of the collection, declared here once; ``_container_options`` and the engine import them.
 
-LABEL_MANAGED = 'io.hna.cloudos.managed'
-LABEL_NAMESPACE = 'io.hna.cloudos.namespace'
-LABEL_SERVICE = 'io.hna.cloudos.service'
-LABEL_STACK = 'io.hna.cloudos.stack'
-LABEL_REPLICA = 'io.hna.cloudos.replica'
-LABEL_SPEC_HASH = 'io.hna.cloudos.spec-hash'
+#: Labels starting with this are set by the collection (a user may not set them).
+LABEL_PREFIX = 'io.hna.cloudos.'
+LABEL_MANAGED = LABEL_PREFIX + 'managed'
+LABEL_NAMESPACE = LABEL_PREFIX + 'namespace'
+LABEL_SERVICE = LABEL_PREFIX + 'service'
+LABEL_STACK = LABEL_PREFIX + 'stack'
+LABEL_REPLICA = LABEL_PREFIX + 'replica'
+#: Written by earlier versions on the containers they created; still found on old containers, never compared.
+LABEL_SPEC_HASH = LABEL_PREFIX + 'spec-hash'
+#: Labels the container engine keeps for its own bookkeeping; never compared.
+LABEL_ENGINE_PREFIX = LABEL_PREFIX + 'engine.'
 
-LABEL_NS_PREFIX = 'io.hna.cloudos.ns.'
+LABEL_NS_PREFIX = LABEL_PREFIX + 'ns.'
 LABEL_NS_REGION = LABEL_NS_PREFIX + 'region'
 LABEL_NS_DESCRIPTION = LABEL_NS_PREFIX + 'description'
 LABEL_NS_OWNER = LABEL_NS_PREFIX + 'owner'
@@ -77,12 +83,13 @@ QUOTA_LABELS = {
 QUOTA_KEYS = ('containers', 'volumes', 'cpus', 'memory')
 
 #: Labels of the metadata volumes (the namespace, the ID of its network, the generation).
-LABEL_NS_META = 'io.hna.cloudos.namespace-meta'
+LABEL_NS_META = LABEL_PREFIX + 'namespace-meta'
 LABEL_NS_META_NETWORK = LABEL_NS_META + '.network'
 LABEL_NS_META_GENERATION = LABEL_NS_META + '.generation'
 #: Label of a container: the volumes (comma-separated names) the engine carried over from the anonymous
-#: volumes of the containers it replaced.
-LABEL_ANONYMOUS_VOLUMES = 'io.hna.cloudos.engine.anonymous-volumes'
+#: volumes of the containers it replaced (or carried before); they go with the container when it is removed
+#: with its volumes.
+LABEL_ANONYMOUS_VOLUMES = LABEL_ENGINE_PREFIX + 'anonymous-volumes'
 _GENERATION_RE = re.compile(r'^[0-9]{1,18}$')
 _VOLUME_NAME_RE = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]+$')
 
@@ -716,20 +723,27 @@ def service_name(container):
 
 
 def _not_found(exc):
+    """Tell whether an engine error says the object does not exist (or no longer does: removed meanwhile)."""
     status = getattr(exc, 'status_code', None)
     if status is None and getattr(exc, 'response', None) is not None:
         status = getattr(exc.response, 'status_code', None)
     return status == 404
 
 
-def inspect_network(api, name):
-    """Return the inspect dict of the network named exactly ``name``, or ``None``."""
+def unless_missing(request, *args, **kwargs):
+    """Return the answer of the engine request ``request(*args, **kwargs)``, or ``None`` when the engine says the object
+    does not exist (or no longer does: removed meanwhile). Any other error goes through."""
     try:
-        network = api.inspect_network(name)
+        return request(*args, **kwargs)
     except Exception as exc:  # pylint: disable=broad-except
         if _not_found(exc):
             return None
         raise
+
+
+def inspect_network(api, name):
+    """Return the inspect dict of the network named exactly ``name``, or ``None``."""
+    network = unless_missing(api.inspect_network, name)
     # The engine also matches ID prefixes: only the network of that very name counts.
     if not network or network.get('Name') != name:
         return None
@@ -791,11 +805,7 @@ def remove_volumes(api, names):
     """Remove the volumes ``names`` (one already gone counts as removed); return the names removed."""
     removed = []
     for name in names or []:
-        try:
-            api.remove_volume(name)
-        except Exception as exc:  # pylint: disable=broad-except
-            if not _not_found(exc):
-                raise
+        unless_missing(api.remove_volume, name)
         removed.append(name)
     return removed
 
@@ -808,11 +818,9 @@ def namespace_containers(api, name=None):
     label = LABEL_NAMESPACE if name is None else '%s=%s' % (LABEL_NAMESPACE, name)
     result = []
     for entry in api.containers(all=True, filters={'label': label}) or []:
-        try:
-            result.append(api.inspect_container(entry['Id']))
-        except Exception as exc:  # pylint: disable=broad-except
-            if not _not_found(exc):
-                raise
+        container = unless_missing(api.inspect_container, entry['Id'])
+        if container is not None:
+            result.append(container)
     return sorted(result, key=container_name)
 
 

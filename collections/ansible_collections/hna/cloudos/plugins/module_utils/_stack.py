@@ -31,7 +31,7 @@ from ansible_collections.hna.cloudos.plugins.module_utils._compose import (
     read_env_files,
 )
 from ansible_collections.hna.cloudos.plugins.module_utils._compose_document import DEFAULT_FILES_ROOT
-from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import one_line
+from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import error_text, one_line
 from ansible_collections.hna.cloudos.plugins.module_utils._docker_engine import (  # the Docker SDK errors, or stand-ins
     APIError,
     DockerException,
@@ -140,13 +140,6 @@ def _file_bytes(item):
     return item['content'] if isinstance(item['content'], bytes) else str(item['content']).encode('utf-8')
 
 
-def _error_text(exc):
-    text = getattr(exc, 'explanation', None) or str(exc) or type(exc).__name__
-    if isinstance(text, bytes):
-        text = text.decode('utf-8', 'replace')
-    return one_line(text)
-
-
 # --- the deployment -----------------------------------------------------------------------------------
 
 
@@ -173,7 +166,7 @@ class StackDeployer(object):
         except NotFound:
             raise
         except (APIError, RequestException, DockerException, ValueError) as exc:
-            raise StackError('The Docker engine at %s could not %s: %s' % (self.client.docker_host, what, _error_text(exc)))
+            raise StackError('The Docker engine at %s could not %s: %s' % (self.client.docker_host, what, error_text(exc)))
 
     def _inspect_or_none(self, what, method, name):
         try:
@@ -195,7 +188,7 @@ class StackDeployer(object):
                 api = self.client.new_api()
             except (DockerException, RequestException) as exc:
                 raise StackError('Cannot open another connection to the Docker engine at %s: %s' % (
-                    self.client.docker_host, _error_text(exc)))
+                    self.client.docker_host, error_text(exc)))
             with self._apis_lock:
                 self._apis.append(api)
             engine = ContainerEngine(self.client, api=api)
@@ -233,7 +226,7 @@ class StackDeployer(object):
         except NamespaceError as exc:
             return item, None, str(exc)
         except (APIError, RequestException, DockerException) as exc:
-            return item, None, 'The Docker engine at %s answered with an error: %s' % (self.client.docker_host, _error_text(exc))
+            return item, None, 'The Docker engine at %s answered with an error: %s' % (self.client.docker_host, error_text(exc))
 
     # -- state=present ------------------------------------------------------------------------------
 
@@ -417,7 +410,7 @@ class StackDeployer(object):
         except NamespaceError as exc:
             raise StackError('%s. Nothing was changed.' % str(exc).rstrip('.'))
         except (APIError, RequestException, DockerException) as exc:
-            raise StackError('Could not check the quotas of namespace %s: %s' % (namespace, _error_text(exc)))
+            raise StackError('Could not check the quotas of namespace %s: %s' % (namespace, error_text(exc)))
 
         return dict(stack=stack, model=model, plans=plans, removals=removals, networks=networks, volumes=volumes,
                     oneshot=oneshot, healthy_targets=healthy_targets, files=self._plan_files(stack),
@@ -467,7 +460,7 @@ class StackDeployer(object):
             return get_namespace(self.client.api, self.namespace)
         except (APIError, RequestException, DockerException) as exc:
             raise StackError('The Docker engine at %s could not inspect the network of namespace %s: %s' % (
-                self.client.docker_host, self.namespace, _error_text(exc)))
+                self.client.docker_host, self.namespace, error_text(exc)))
 
     def _plan_networks(self, stack):
         result = {}
@@ -805,14 +798,14 @@ class StackDeployer(object):
             result = api.wait(cid, timeout=item['timeout'])
             container = api.inspect_container(cid)
         except NotFound as exc:
-            raise StackError('The container %s disappeared while it ran: %s' % (name, _error_text(exc)))
+            raise StackError('The container %s disappeared while it ran: %s' % (name, error_text(exc)))
         except RequestException as exc:
             if 'timed out' in str(exc).lower() or 'timeout' in type(exc).__name__.lower():
                 raise StackError('The container %s did not complete within %s s; the services that need it to complete '
                                  '(condition service_completed_successfully) were not changed.' % (name, item['timeout']))
-            raise StackError('The Docker engine at %s could not %s: %s' % (self.client.docker_host, what, _error_text(exc)))
+            raise StackError('The Docker engine at %s could not %s: %s' % (self.client.docker_host, what, error_text(exc)))
         except (APIError, DockerException) as exc:
-            raise StackError('The Docker engine at %s could not %s: %s' % (self.client.docker_host, what, _error_text(exc)))
+            raise StackError('The Docker engine at %s could not %s: %s' % (self.client.docker_host, what, error_text(exc)))
         code = (result or {}).get('StatusCode')
         if code != 0:
             try:

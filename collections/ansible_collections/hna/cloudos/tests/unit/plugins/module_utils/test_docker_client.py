@@ -375,6 +375,12 @@ def test_api_error_message():
     assert msg == 'The Docker engine at unix:///s could not list the containers (HTTP 500): engine broke'
 
 
+def test_error_text_says_the_explanation_else_the_text_else_the_type():
+    assert dc.error_text(_api_error('boom', 500, b'engine\nbroke \xff')) == 'engine broke \ufffd'
+    assert dc.error_text(docker.errors.DockerException('no\nconnection')) == 'no connection'
+    assert dc.error_text(docker.errors.DockerException()) == 'DockerException'
+
+
 def test_api_error_message_plain_http_to_tls_engine():
     exc = _api_error('400', 400, 'Client sent an HTTP request to an HTTPS server.')
     msg = dc.api_error_message('tcp://127.0.0.1:2376', 'tell its version', exc)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -125,3 +126,19 @@ def test_describe_holder():
     text = _lock.describe_holder(dict(pid=42, host='node1', module='hna.cloudos.stack', since='2026-01-01T00:00:00Z',
                                       since_epoch=100.0), now=160.0)
     assert text == 'process 42 on node1 running hna.cloudos.stack since 2026-01-01T00:00:00Z, 60 s ago'
+
+
+def test_namespace_and_container_locks_of_a_client():
+    class Client(object):
+        docker_host = 'tcp://10.0.0.1:2376'
+
+    lock = _lock.namespace_lock(Client(), 'shop', 'hna.cloudos.stack', 7)
+    assert (lock.docker_host, lock.scope, lock.name, lock.module, lock.timeout) == (
+        'tcp://10.0.0.1:2376', 'namespace', 'shop', 'hna.cloudos.stack', 7)
+    lock = _lock.container_lock(object(), 'web', module='hna.cloudos.container', timeout=0)
+    assert (lock.docker_host, lock.scope, lock.name, lock.module, lock.timeout) == (None, 'container', 'web', 'hna.cloudos.container', 0)
+
+
+def test_the_holder_says_since_when_in_utc(tmp_path):
+    with _lock_in(str(tmp_path)) as lock:
+        assert re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$', lock.holder()['since'])

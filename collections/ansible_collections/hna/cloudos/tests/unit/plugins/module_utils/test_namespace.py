@@ -442,6 +442,18 @@ def _container(name, namespace='shop', cpus=0.0, memory=0, running=True, address
     )
 
 
+def test_unless_missing():
+    api = FakeAPI(networks=[_network()])
+    assert ns.unless_missing(api.inspect_network, 'shop')['Id'] == 'net1'
+    assert ns.unless_missing(api.inspect_network, 'nothing') is None
+    with pytest.raises(FakeAPIError):
+        ns.unless_missing(_raise, FakeAPIError('engine broke'))
+
+
+def _raise(exc):
+    raise exc
+
+
 def test_get_namespace_checks_the_name():
     api = FakeAPI(networks=[_network()])
     assert ns.get_namespace(api, 'shop')['region'] == 'eu'
