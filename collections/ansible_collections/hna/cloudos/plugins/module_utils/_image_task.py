@@ -236,6 +236,7 @@ class ImageTask(object):
             return None
         return image
 
+
 def run_image(client):
     """Run the image module with ``client`` (a ``DockerClient`` built from :func:`image_argument_spec`); exit the module."""
     params = client.params

@@ -87,8 +87,8 @@ options:
     description:
       - Names of build arguments (O(build.args)) whose values are safe to show in the results and the invocation, and that
         are left as they are in the build output and error messages.
-      - Name here the arguments with short, harmless values (such as V(1) or V(true)): every occurrence of a hidden value
-        in the build output is replaced, which would garble the output for such values.
+      - Name here the arguments with short, harmless values such as V(1) or V(true). Every occurrence of a hidden value in
+        the build output is replaced, which would garble the output for such values.
     type: list
     elements: str
     default: []
