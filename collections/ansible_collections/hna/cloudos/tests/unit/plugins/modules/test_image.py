@@ -144,3 +144,10 @@ def test_hidden_build_arg_values():
     params = dict(build=dict(args=dict(A='x', B=2, C='', D='y')), build_args_visible=['D'])
     assert sorted(_image_task.hidden_build_arg_values(params)) == ['2', 'x']
     assert _image_task.hidden_build_arg_values(dict(build=None, build_args_visible=[])) == []
+
+
+def test_build_args_are_never_logged_by_ansible():
+    """no_log keeps the values out of Ansible's own logging (syslog, journal); the module redacts its output itself."""
+    spec = _image_task.image_argument_spec()
+    assert spec['build']['options']['args']['no_log'] is True
+    assert spec['build_args_visible'] == dict(type='list', elements='str', default=[])
