@@ -150,14 +150,30 @@ def keep_output_unmasked(module, option_names):
     Those options are marked ``no_log`` so that Ansible never logs their values (syslog, journal),
     but Ansible would also replace every occurrence of each value in the whole result, which for
     short values such as ``1`` mangles it. The modules redact these values themselves instead (see
-    :func:`redacted_params`), so their values are taken out of the module's masking list.
+    :func:`redacted_params`), so their values are taken out of the module's masking list. A name may
+    be a dotted path to a suboption, such as ``build.args``.
     """
     for name in option_names:
-        value = module.params.get(name)
+        value = module.params
+        for part in name.split('.'):
+            value = value.get(part) if isinstance(value, dict) else None
         values = value.values() if isinstance(value, dict) else (value if isinstance(value, (list, tuple)) else [value])
         for item in values:
             if item is not None:
                 module.no_log_values.discard(item if isinstance(item, str) else str(item))
+
+
+def hide_values(text, values):
+    """Return ``text`` with every occurrence of each of ``values`` (secret strings) replaced by ``(hidden)``.
+
+    For the free text a module returns that may quote a secret (the output of a build, an error message):
+    the longest values are replaced first, empty values are ignored.
+    """
+    if not isinstance(text, str):
+        return text
+    for value in sorted(set(value for value in values if value), key=len, reverse=True):
+        text = text.replace(value, HIDDEN)
+    return text
 
 
 def redact_compose_environment(document, visible=()):

@@ -37,6 +37,14 @@ options:
       - List stopped and created containers too, not only the running ones.
     type: bool
     default: true
+  env_visible:
+    description:
+      - "Names of environment variables whose values are safe to show. The values of all the others (those the container was
+        given and those of its image) never appear in what the module returns: the C(env) of RV(container) and of each of
+        RV(containers) shows their names with the value V((hidden)), as M(hna.cloudos.container) does."
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - hna.cloudos.docker
@@ -70,6 +78,12 @@ EXAMPLES = r"""
 - name: Show their names and states
   ansible.builtin.debug:
     msg: "{{ shop_containers.containers | map(attribute='name') | zip(shop_containers.containers | map(attribute='status')) | list }}"
+
+- name: Read the container db, showing the values of two harmless environment variables
+  hna.cloudos.container_info:
+    name: db
+    env_visible: [TZ, LOG_LEVEL]
+  register: db_info
 
 - name: List the running containers labelled tier=frontend
   hna.cloudos.container_info:
@@ -156,9 +170,10 @@ containers:
       elements: str
       sample: [/docker-entrypoint.sh]
     env:
-      description: Environment of the container.
+      description:
+        - Environment of the container, by name. The values are V((hidden)), but for the names in O(env_visible).
       type: dict
-      sample: {PATH: /usr/local/bin:/usr/bin:/bin}
+      sample: {PATH: /usr/local/bin:/usr/bin:/bin, DB_PASSWORD: (hidden)}
     labels:
       description: Labels of the container.
       type: dict
@@ -199,78 +214,16 @@ containers:
       sample: {name: unless-stopped, max_retries: 0}
 """
 
-from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import DockerClient
-from ansible_collections.hna.cloudos.plugins.module_utils._docker_engine import (
-    LABEL_NAMESPACE,
-    ContainerEngine,
-    ContainerEngineError,
-    container_facts,
+from ansible_collections.hna.cloudos.plugins.module_utils._container_info import (
+    CONTAINER_INFO_MODULE_KWARGS,
+    container_info_argument_spec,
+    run_container_info,
 )
-from ansible_collections.hna.cloudos.plugins.module_utils._namespace import NamespaceError, validate_name
-
-
-def label_filters(labels, namespace):
-    """Return the engine's ``label`` filter values for the options."""
-    result = []
-    for label in labels or []:
-        label = label.strip()
-        if not label or label.startswith('='):
-            raise ValueError('labels: %r is not KEY or KEY=VALUE.' % label)
-        result.append(label)
-    if namespace:
-        result.append('%s=%s' % (LABEL_NAMESPACE, namespace))
-    return result
+from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import DockerClient
 
 
 def main():
-    client = DockerClient(
-        argument_spec=dict(
-            name=dict(type='str'),
-            labels=dict(type='list', elements='str'),
-            namespace=dict(type='str'),
-            all=dict(type='bool', default=True),
-        ),
-        supports_check_mode=True,
-        mutually_exclusive=[('name', 'labels'), ('name', 'namespace')],
-    )
-    params = client.params
-    engine = ContainerEngine(client)
-    results = dict(changed=False)
-
-    if params['name'] is not None:
-        try:
-            container = engine.find(params['name'])
-        except ContainerEngineError as exc:
-            client.fail(exc.msg, **results)
-        results.update(exists=container is not None, container=container_facts(container))
-        client.close()
-        client.module.exit_json(**results)
-
-    if params['namespace'] is not None:
-        try:
-            validate_name(params['namespace'])
-        except NamespaceError as exc:
-            client.fail(str(exc), **results)
-    try:
-        filters = label_filters(params['labels'], params['namespace'])
-    except ValueError as exc:
-        client.fail(str(exc), **results)
-    query = dict(all=params['all'])
-    if filters:
-        query['filters'] = dict(label=filters)
-    with client.api_errors('list the containers', **results):
-        entries = client.api.containers(**query) or []
-    containers = []
-    try:
-        for entry in entries:
-            container = engine.find(entry['Id'])
-            if container is not None:
-                containers.append(container_facts(container))
-    except ContainerEngineError as exc:
-        client.fail(exc.msg, **results)
-    results['containers'] = sorted(containers, key=lambda facts: facts['name'])
-    client.close()
-    client.module.exit_json(**results)
+    run_container_info(DockerClient(argument_spec=container_info_argument_spec(), **CONTAINER_INFO_MODULE_KWARGS))
 
 
 if __name__ == '__main__':

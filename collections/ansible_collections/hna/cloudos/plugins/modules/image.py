@@ -59,6 +59,9 @@ options:
       args:
         description:
           - Build arguments (C(ARG) in the Dockerfile). Values are turned into strings.
+          - The values are passed to the build but never appear in what the module returns (the invocation shown with
+            C(-vvv) shows the names with V((hidden))), unless their names are in O(build_args_visible). Where the build
+            output (RV(build_output)) or an error message quotes such a value, it is replaced by V((hidden)).
         type: dict
       target:
         description:
@@ -80,6 +83,15 @@ options:
           - Build without the build cache. The resulting image then usually gets a new ID, which is a change.
         type: bool
         default: false
+  build_args_visible:
+    description:
+      - Names of build arguments (O(build.args)) whose values are safe to show in the results and the invocation, and that
+        are left as they are in the build output and error messages.
+      - Name here the arguments with short, harmless values such as V(1) or V(true). Every occurrence of a hidden value in
+        the build output is replaced, which would garble the output for such values.
+    type: list
+    elements: str
+    default: []
   force_source:
     description:
       - With O(source=pull), pull even when the local image already has the registry's digest. The task still reports a
@@ -147,6 +159,9 @@ attributes:
         each time) gives a new image at each run.
 notes:
   - The image is built, pulled and pushed by the Docker engine, for the platform of the engine.
+  - Hiding the values of the build arguments in the module's output does not make them secret in the image. The engine
+    records the build arguments a C(RUN) instruction uses in the image history (C(docker history)); pass secrets to a
+    build in another way.
   - Credential helpers (C(credsStore), C(credHelpers)) of the configuration file are not used; only C(auths) entries are.
 seealso:
   - module: hna.cloudos.container
@@ -170,7 +185,9 @@ EXAMPLES = r"""
       path: /srv/src/web
       args:
         APP_VERSION: "1.4"
+        NPM_TOKEN: "{{ npm_token }}"
       target: runtime
+    build_args_visible: [APP_VERSION]
     repository: registry.example.com:5000/apps/web
     tag: "1.4"
     push: true
@@ -250,7 +267,9 @@ actions:
   elements: str
   sample: [built, tagged, pushed]
 build_output:
-  description: The last lines (at most 200) of the build output. Empty without a build.
+  description:
+    - The last lines (at most 200) of the build output. Empty without a build.
+    - The values of the build arguments not named in O(build_args_visible) are replaced by V((hidden)).
   returned: always
   type: list
   elements: str
@@ -258,222 +277,15 @@ build_output:
 """
 
 from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import DockerClient
-from ansible_collections.hna.cloudos.plugins.module_utils._docker_image import (
-    CONTEXT_HASH_LABEL,
-    ImageEngine,
-    ImageError,
-    build_context,
-    build_inputs_hash,
-    default_config_path,
-    image_facts,
-    local_digests,
-    parse_reference,
-    pull_needed,
-    push_needed,
-    repository_name,
-    tagged_name,
+from ansible_collections.hna.cloudos.plugins.module_utils._image_task import (
+    IMAGE_MODULE_KWARGS,
+    image_argument_spec,
+    run_image,
 )
 
 
-def _labels(image):
-    return ((image or {}).get('Config') or {}).get('Labels') or {}
-
-
-def _id(image):
-    return (image or {}).get('Id')
-
-
-class ImageTask(object):
-    """One run of the module: decide, and (outside check mode) act."""
-
-    def __init__(self, client, engine):
-        self.client = client
-        self.engine = engine
-        self.params = client.params
-        self.check_mode = client.check_mode
-        self.actions = []
-        self.digest = None
-        self.build_output = []
-        self.diff = dict(before={}, after={})
-
-    def references(self):
-        params = self.params
-        try:
-            parsed = parse_reference(params['name'])
-            if parsed.digest and params['source'] == 'build':
-                raise ValueError('a built image cannot be named by digest')
-            source = params['name'] if parsed.digest else tagged_name(parsed)
-            target = None
-            if params['repository']:
-                repo = parse_reference(params['repository'])
-                if repo.tag or repo.digest:
-                    raise ValueError('repository %s must not contain a tag or digest; use the tag option'
-                                     % params['repository'])
-                target = tagged_name(repo._replace(tag=params['tag']))
-                parse_reference(target)
-        except ValueError as exc:
-            self.client.fail('Invalid image reference: %s.' % exc, **self.results({}))
-        return source, target
-
-    def results(self, image):
-        return dict(changed=bool(self.actions), actions=self.actions, image=image_facts(image), digest=self.digest,
-                    build_output=self.build_output)
-
-    def run(self):
-        source, target = self.references()
-        if self.params['state'] == 'absent':
-            return self.absent(target or source)
-        final_ref = target or source
-        before_final = self.engine.inspect(final_ref)
-        self.diff['before'] = dict(id=_id(before_final))
-
-        image, source_changed = self.get_source(source)
-        if target:
-            target_image = before_final
-            if source_changed or target_image is None or _id(target_image) != _id(image):
-                self.actions.append('tagged')
-                if not self.check_mode:
-                    self.engine.tag(source, target)
-        if self.params['push']:
-            self.push(final_ref, source_changed or 'tagged' in self.actions)
-        image_changed = source_changed or 'tagged' in self.actions
-        if self.check_mode:
-            final = before_final
-            if not image_changed:
-                after_id = _id(before_final)
-            elif image is not None and not source_changed:
-                after_id = _id(image)
-            else:
-                after_id = '(new image)'
-        else:
-            final = self.engine.inspect(final_ref)
-            after_id = _id(final)
-        self.diff['after'] = dict(id=after_id)
-        if self.digest is not None:
-            self.diff['after']['digest'] = self.digest
-        return final
-
-    def get_source(self, source):
-        """Make sure the source image is there. Return ``(image, changed)``; ``image`` may be ``None`` in check mode."""
-        mode = self.params['source']
-        before = self.engine.inspect(source)
-        if mode == 'local':
-            if before is None:
-                raise ImageError('The image %s is not on the Docker engine at %s: build or pull it first (source: build or '
-                                 'source: pull).' % (source, self.client.docker_host))
-            return before, False
-        if mode == 'build':
-            return self.build(source, before)
-        return self.pull(source, before)
-
-    def build(self, source, before):
-        options = self.params['build'] or {}
-        context, context_hash = build_context(options['path'], options['dockerfile'])
-        args = dict((k, str(v)) for k, v in (options.get('args') or {}).items())
-        labels = dict((k, str(v)) for k, v in (options.get('labels') or {}).items())
-        inputs = build_inputs_hash(context_hash, options['dockerfile'], args, options.get('target'), labels)
-        labels[CONTEXT_HASH_LABEL] = inputs
-        if self.check_mode:
-            changed = before is None or _labels(before).get(CONTEXT_HASH_LABEL) != inputs or bool(options['nocache'])
-            if changed:
-                self.actions.append('built')
-            return before, changed
-        image, self.build_output = self.engine.build(options['path'], source, dockerfile=options['dockerfile'], args=args,
-                                                     target=options.get('target'), labels=labels, pull=options['pull'],
-                                                     nocache=options['nocache'], context=context)
-        changed = before is None or _id(before) != _id(image)
-        if changed:
-            self.actions.append('built')
-        return image, changed
-
-    def pull(self, source, before):
-        remote = self.engine.remote_digest(source)
-        if remote is None:
-            raise ImageError('The registry of %s has no such image (manifest unknown): check the name and tag, and that it '
-                             'was pushed.' % source)
-        self.digest = remote
-        known = sorted(local_digests(before, source))
-        self.diff['before']['digest'] = remote if remote in known else (known[0] if known else None)
-        if not pull_needed(before, source, remote, force=self.params['force_source']):
-            return before, False
-        if self.check_mode:
-            self.actions.append('pulled')
-            return before, True
-        self.engine.pull(source)
-        image = self.engine.inspect(source)
-        changed = before is None or _id(before) != _id(image) or local_digests(before, source) != local_digests(image, source)
-        if changed:
-            self.actions.append('pulled')
-        return image, changed
-
-    def push(self, ref, image_changed):
-        remote = self.engine.remote_digest(ref)
-        self.diff['before']['digest'] = remote
-        image = None if self.check_mode and image_changed else self.engine.inspect(ref)
-        if image is None and not (self.check_mode and image_changed):
-            raise ImageError('The image %s is not on the Docker engine at %s, so it cannot be pushed.' % (
-                ref, self.client.docker_host))
-        self.digest = remote
-        if not push_needed(image, repository_name(parse_reference(ref)), remote):
-            return
-        self.actions.append('pushed')
-        if self.check_mode:
-            return
-        pushed = self.engine.push(ref)
-        self.digest = pushed or self.engine.remote_digest(ref)
-
-    def absent(self, ref):
-        image = self.engine.inspect(ref)
-        if image is None:
-            return None
-        self.diff = dict(before=dict(id=_id(image)), after={})
-        # A reference given as an image ID or digest removes what it names; a tag only removes the tag.
-        self.actions.append('removed')
-        if not self.check_mode:
-            self.engine.remove(ref)
-            return None
-        return image
-
-
 def main():
-    client = DockerClient(
-        argument_spec=dict(
-            name=dict(type='str', required=True),
-            source=dict(type='str', default='local', choices=['local', 'build', 'pull']),
-            build=dict(type='dict', options=dict(
-                path=dict(type='path', required=True),
-                dockerfile=dict(type='str', default='Dockerfile'),
-                args=dict(type='dict'),
-                target=dict(type='str'),
-                labels=dict(type='dict'),
-                pull=dict(type='bool', default=False),
-                nocache=dict(type='bool', default=False),
-            )),
-            force_source=dict(type='bool', default=False),
-            repository=dict(type='str'),
-            tag=dict(type='str', default='latest'),
-            push=dict(type='bool', default=False),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            config_path=dict(type='path'),
-        ),
-        supports_check_mode=True,
-        required_if=[('source', 'build', ['build'])],
-    )
-    engine = ImageEngine(client, config_path=client.params['config_path'] or default_config_path())
-    task = ImageTask(client, engine)
-    try:
-        image = task.run()
-    except ImageError as exc:
-        partial = task.results({})
-        if client.check_mode:
-            # Nothing was changed, and what would have been cannot be told after the failure.
-            partial['changed'] = False
-        client.fail(exc.msg, **partial)
-    results = task.results(image)
-    if client.module._diff:
-        results['diff'] = task.diff
-    client.close()
-    client.module.exit_json(**results)
+    run_image(DockerClient(argument_spec=image_argument_spec(), **IMAGE_MODULE_KWARGS))
 
 
 if __name__ == '__main__':

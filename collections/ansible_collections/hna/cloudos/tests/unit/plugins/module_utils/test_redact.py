@@ -53,3 +53,25 @@ def test_redact_facts_and_params():
     shown = _redact.redacted_params(params, secret_maps=('env', 'build.args'))
     assert SECRET not in json.dumps(shown)
     assert shown['build']['path'] == '/src' and params['build']['args'] == {'TOKEN': SECRET}
+
+
+def test_hide_values_replaces_the_longest_first():
+    text = 'token %s, short %s, again %s' % (SECRET, SECRET[:4], SECRET)
+    assert _redact.hide_values(text, [SECRET[:4], SECRET, '']) == 'token (hidden), short (hidden), again (hidden)'
+    assert _redact.hide_values('nothing to hide', []) == 'nothing to hide'
+    assert _redact.hide_values(None, [SECRET]) is None
+
+
+class _Module(object):
+    def __init__(self, params, no_log_values):
+        self.params = params
+        self.no_log_values = set(no_log_values)
+
+
+def test_keep_output_unmasked_follows_a_suboption_path():
+    module = _Module(dict(env={'A': '1'}, build=dict(args={'N': 2, 'T': SECRET})), ['1', '2', SECRET, 'other'])
+    _redact.keep_output_unmasked(module, ['build.args'])
+    assert module.no_log_values == {'1', 'other'}
+    _redact.keep_output_unmasked(module, ['env', 'missing.path'])
+    assert module.no_log_values == {'other'}
+    _redact.keep_output_unmasked(_Module(dict(build=None), []), ['build.args'])

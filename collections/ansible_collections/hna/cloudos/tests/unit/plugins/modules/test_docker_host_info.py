@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Unit tests of the docker_host_info module (no Docker engine needed)."""
+"""Unit tests of the docker_host_info module and its module_utils (no Docker engine needed)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from ansible_collections.hna.cloudos.plugins.module_utils import _docker_client as dc
+from ansible_collections.hna.cloudos.plugins.module_utils import _docker_host_info
 from ansible_collections.hna.cloudos.plugins.modules import docker_host_info
 
 VERSION = {
@@ -135,7 +136,7 @@ def run_module(monkeypatch, module_exits, module_args, clean_docker_env):
 
 
 def test_build_host_info():
-    host_info = docker_host_info.build_host_info(VERSION, INFO, 3, 1, '1.41')
+    host_info = _docker_host_info.build_host_info(VERSION, INFO, 3, 1, '1.41')
     assert host_info == {
         'docker_version': '20.10.24+dfsg1',
         'api_version': '1.41',
@@ -170,28 +171,28 @@ def test_build_host_info():
 
 
 def test_build_host_info_with_sparse_answers():
-    host_info = docker_host_info.build_host_info({'ApiVersion': '1.41'}, {'RegistryConfig': None, 'Swarm': None}, 0, 0, '1.41')
+    host_info = _docker_host_info.build_host_info({'ApiVersion': '1.41'}, {'RegistryConfig': None, 'Swarm': None}, 0, 0, '1.41')
     assert host_info['docker_version'] == ''
     assert host_info['registry_mirrors'] == [] and host_info['insecure_registries'] == []
     assert host_info['containers'] == 0 and host_info['live_restore'] is False
 
 
 def test_insecure_registries_order():
-    assert docker_host_info.insecure_registries(None) == []
-    assert docker_host_info.insecure_registries({'IndexConfigs': {'b:1': {'Secure': False}, 'a:1': {'Secure': False}},
+    assert _docker_host_info.insecure_registries(None) == []
+    assert _docker_host_info.insecure_registries({'IndexConfigs': {'b:1': {'Secure': False}, 'a:1': {'Secure': False}},
                                                  'InsecureRegistryCIDRs': ['10.0.0.0/8']}) == ['a:1', 'b:1', '10.0.0.0/8']
 
 
 def test_summaries():
-    assert docker_host_info.summarize_container(CONTAINERS[1]) == {
+    assert _docker_host_info.summarize_container(CONTAINERS[1]) == {
         'id': 'c2' * 32, 'names': ['db', 'web/db'], 'image': 'mariadb:11', 'image_id': 'sha256:bb',
         'state': 'exited', 'status': 'Exited (0) 1 hour ago', 'created': 1700000100}
-    assert [docker_host_info.summarize_image(i)['tags'] for i in IMAGES] == [['nginx:1.25', 'nginx:latest'], [], []]
-    assert docker_host_info.summarize_image(IMAGES[1])['digests'] == []
-    assert docker_host_info.summarize_network(NETWORKS[1]) == {
+    assert [_docker_host_info.summarize_image(i)['tags'] for i in IMAGES] == [['nginx:1.25', 'nginx:latest'], [], []]
+    assert _docker_host_info.summarize_image(IMAGES[1])['digests'] == []
+    assert _docker_host_info.summarize_network(NETWORKS[1]) == {
         'id': 'n2', 'name': 'backend', 'driver': 'bridge', 'scope': 'local', 'internal': True}
-    assert docker_host_info.summarize_network(NETWORKS[2])['internal'] is False
-    assert docker_host_info.summarize_volume(VOLUMES['Volumes'][0]) == {
+    assert _docker_host_info.summarize_network(NETWORKS[2])['internal'] is False
+    assert _docker_host_info.summarize_volume(VOLUMES['Volumes'][0]) == {
         'name': 'db_data', 'driver': 'local', 'mountpoint': '/var/lib/docker/volumes/db_data/_data',
         'scope': 'local', 'created_at': '2024-01-15T10:00:00Z'}
 
