@@ -65,7 +65,7 @@ run_stage() {
         collection-b) collection_half b ;;
         collection)   pytest -q -p no:cacheprovider tests/collection && collection_half a && collection_half b ;;
         lab)          tools/test-lab.sh ;;
-        molecule)     molecule test -s docker_host && molecule test -s registry ;;
+        molecule)     NO_COLOR=1 molecule test -s docker_host && NO_COLOR=1 molecule test -s registry ;;
         *)            echo "unknown stage $1"; false ;;
     esac
 }
@@ -99,6 +99,7 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 # The logs: passed tracks first (their last lines), failed tracks last and in full.
 failed_tracks=()
 for name in "${tracks[@]}"; do
+    # shellcheck disable=SC2046 # one file per stage of the track
     if grep -q ' [1-9][0-9]*$' $(for s in ${name//+/ }; do echo "$LOGS/$s.result"; done) 2>/dev/null; then
         failed_tracks+=("$name")
     else
