@@ -70,6 +70,11 @@ class _LiteralNumber(object):
 
     __slots__ = ()
 
+    def __new__(cls, value, text=None):
+        obj = cls._base.__new__(cls, value)
+        obj.text = cls._default_text(cls._base(value)) if text is None else text
+        return obj
+
     def __str__(self):
         return self.text
 
@@ -83,22 +88,14 @@ class LiteralInt(_LiteralNumber, int):
     """An integer read from a YAML plain scalar; ``str()`` gives the text as written (``0x1F``, ``0755``, ``+3``)."""
 
     _base = int
-
-    def __new__(cls, value, text=None):
-        obj = int.__new__(cls, value)
-        obj.text = str(int(value)) if text is None else text
-        return obj
+    _default_text = str
 
 
 class LiteralFloat(_LiteralNumber, float):
     """A float read from a YAML plain scalar; ``str()`` gives the text as written (``1.10``, ``1e3``, ``.5``)."""
 
     _base = float
-
-    def __new__(cls, value, text=None):
-        obj = float.__new__(cls, value)
-        obj.text = repr(float(value)) if text is None else text
-        return obj
+    _default_text = repr
 
 
 class OverrideKey(str):

@@ -466,17 +466,8 @@ class StackDeployer(object):
         result = {}
         api = self.client.api
         for key, network in sorted(stack['networks'].items()):
-            actual = self._inspect_or_none('inspect the network %s' % network['name'], api.inspect_network, network['name'])
-            if actual is not None and actual.get('Name') != network['name']:
-                actual = None  # the engine also matches ID prefixes
-            entry = dict(name=network['name'], external=network['external'], action='unchanged', settings=network)
-            if network['external']:
-                if actual is None:
-                    raise StackError('The external network %s (networks.%s) does not exist: create it first. Nothing was '
-                                     'changed.' % (network['name'], key))
-            elif actual is None:
-                entry['action'] = 'create'
-            else:
+            entry, actual = self._plan_object('network', key, network, api.inspect_network)
+            if actual is not None:
                 labels = actual.get('Labels') or {}
                 if labels.get(LABEL_STACK) != self.namespace:
                     raise StackError('A network named %s already exists and does not belong to the stack of namespace %s: '
@@ -495,6 +486,25 @@ class StackDeployer(object):
                     key = actual['Name'][len(self.namespace) + 1:] if actual['Name'].startswith(self.namespace + '-') else actual['Name']
                     result[key] = dict(name=actual['Name'], external=False, action='remove', id=actual['Id'])
         return result
+
+    def _plan_object(self, kind, key, wanted, inspect):
+        """Return ``(plan entry, inspected object)`` for a network or volume of the file.
+
+        The inspected object is ``None`` when there is nothing more to compare: an external object (which must
+        exist) or one that does not exist yet (planned as ``create``).
+        """
+        actual = self._inspect_or_none('inspect the %s %s' % (kind, wanted['name']), inspect, wanted['name'])
+        if actual is not None and actual.get('Name') != wanted['name']:
+            actual = None  # the engine also matches network ID prefixes
+        entry = dict(name=wanted['name'], external=wanted['external'], action='unchanged', settings=wanted)
+        if wanted['external']:
+            if actual is None:
+                raise StackError('The external %s %s (%ss.%s) does not exist: create it first. Nothing was changed.' % (
+                    kind, wanted['name'], kind, key))
+            return entry, None
+        if actual is None:
+            entry['action'] = 'create'
+        return entry, actual
 
     @staticmethod
     def _network_differences(network, actual):
@@ -524,15 +534,8 @@ class StackDeployer(object):
         result = {}
         api = self.client.api
         for key, volume in sorted(stack['volumes'].items()):
-            actual = self._inspect_or_none('inspect the volume %s' % volume['name'], api.inspect_volume, volume['name'])
-            entry = dict(name=volume['name'], external=volume['external'], action='unchanged', settings=volume)
-            if volume['external']:
-                if actual is None:
-                    raise StackError('The external volume %s (volumes.%s) does not exist: create it first. Nothing was '
-                                     'changed.' % (volume['name'], key))
-            elif actual is None:
-                entry['action'] = 'create'
-            else:
+            entry, actual = self._plan_object('volume', key, volume, api.inspect_volume)
+            if actual is not None:
                 owner = (actual.get('Labels') or {}).get(LABEL_NAMESPACE)
                 if owner not in (None, self.namespace):
                     raise StackError('A volume named %s already exists and belongs to namespace %s. Nothing was changed.' % (
