@@ -34,7 +34,7 @@ COLLECTION_A_TARGETS="container container_info docker_host_info"
 
 integration_targets() {  # the integration targets of half "a" or "b"
     local target all
-    all=$(cd "$COLLECTION/tests/integration/targets" && for t in *; do
+    all=$(cd "$ROOT/$COLLECTION/tests/integration/targets" && for t in *; do
         [ -f "$t/aliases" ] && ! grep -qx 'hidden\|disabled\|unsupported' "$t/aliases" && echo "$t"; done)
     for target in $all; do
         case " $COLLECTION_A_TARGETS " in
@@ -45,14 +45,16 @@ integration_targets() {  # the integration targets of half "a" or "b"
 }
 
 collection_half() {  # run the integration targets of half $1 in a copy of the collection of its own
-    local half=$1 dir
+    local half=$1 dir targets
+    targets=$(integration_targets "$half")
+    if [ -z "$targets" ]; then echo "no integration targets in half $half"; return 1; fi
     # Two ansible-test runs must not share tests/output: the second half runs in a copy.
     dir="$LOGS/collection-$half/ansible_collections/hna/cloudos"
     rm -rf "$LOGS/collection-$half"
     mkdir -p "$dir"
     tar -C "$COLLECTION" --exclude=./tests/output -c . | tar -C "$dir" -x
-    # shellcheck disable=SC2046 # one word per target
-    (cd "$dir" && ansible-test integration --local --python 3.11 --color no $(integration_targets "$half"))
+    # shellcheck disable=SC2086 # one word per target
+    (cd "$dir" && ansible-test integration --local --python 3.11 --color no $targets)
 }
 
 run_stage() {
