@@ -23,6 +23,8 @@ export ANSIBLE_CONFIG="$ROOT/ansible.cfg" ANSIBLE_ROLES_PATH="$ROOT/roles" ANSIB
 COLLECTION=collections/ansible_collections/hna/cloudos
 LOGS="$ROOT/.test-logs"
 mkdir -p "$LOGS"
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/hna-cloudos-tests.XXXXXX")
+trap 'rm -rf "$SCRATCH"' EXIT
 
 if [ -n "${STAGES:-}" ]; then
     TRACKS="$(echo "$STAGES" | tr -s ' ' ',')"
@@ -48,9 +50,9 @@ collection_half() {  # run the integration targets of half $1 in a copy of the c
     local half=$1 dir targets
     targets=$(integration_targets "$half")
     if [ -z "$targets" ]; then echo "no integration targets in half $half"; return 1; fi
-    # Two ansible-test runs must not share tests/output: the second half runs in a copy.
-    dir="$LOGS/collection-$half/ansible_collections/hna/cloudos"
-    rm -rf "$LOGS/collection-$half"
+    # Two ansible-test runs must not share tests/output: each half runs in a copy of its own, outside the
+    # git work tree (ansible-test would otherwise list only the files git tracks there: none).
+    dir="$SCRATCH/collection-$half/ansible_collections/hna/cloudos"
     mkdir -p "$dir"
     tar -C "$COLLECTION" --exclude=./tests/output -c . | tar -C "$dir" -x
     # shellcheck disable=SC2086 # one word per target
