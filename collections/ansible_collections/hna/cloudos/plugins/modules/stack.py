@@ -39,7 +39,7 @@ description:
   - "Supported Compose keys. Top level: C(services), C(volumes), C(networks), C(include), C(secrets), C(configs),
     C(version) (ignored), C(name) (ignored, with a warning when it is not the namespace), and C(x-*) extension fields.
     Service: C(image), C(command), C(entrypoint), C(environment), C(env_file),
-    C(ports), C(volumes), C(networks), C(depends_on), C(healthcheck), C(restart), C(labels), C(deploy.replicas),
+    C(ports), C(volumes) (with C(volume.nocopy) or the C(nocopy) mode), C(networks), C(depends_on), C(healthcheck), C(restart), C(labels), C(deploy.replicas),
     C(deploy.resources.limits.cpus), C(deploy.resources.limits.memory), C(user), C(working_dir), C(hostname), C(init),
     C(stop_grace_period), C(stop_signal), C(logging), C(extends), C(profiles), C(secrets), C(configs), the keys of the
     container options of M(hna.cloudos.container) (C(cap_add), C(cap_drop), C(ulimits), C(devices), C(extra_hosts), C(dns),
