@@ -282,6 +282,13 @@ def run(cursor, statement):
     return cursor.execute(sql, tuple(params) if params else None)
 
 
+def query_rows(connection, statement):
+    """Run a query on a PyMySQL connection; return its rows as dicts keyed by column name."""
+    with connection.cursor(pymysql.cursors.DictCursor) as cursor:
+        run(cursor, statement)
+        return list(cursor.fetchall())
+
+
 # -- Client option file ---------------------------------------------------------------------------------
 
 def option_file_value(value):
@@ -378,6 +385,19 @@ class Dialect:
     Statement", "START REPLICA", "STOP REPLICA", "RESET REPLICA", "RESET BINARY LOGS AND GTIDS"):
     ``CHANGE REPLICATION SOURCE TO ... SOURCE_AUTO_POSITION = 1``, GTID sets in ``@@gtid_executed``
     and ``@@gtid_purged``.
+
+    Manual pages followed (statement text and the version that brought it):
+
+    - https://mariadb.com/kb/en/change-master-to/
+    - https://mariadb.com/kb/en/show-replica-status/
+    - https://mariadb.com/kb/en/start-replica/ , https://mariadb.com/kb/en/stop-replica/ ,
+      https://mariadb.com/kb/en/reset-replica/
+    - https://mariadb.com/kb/en/gtid/ (gtid_slave_pos, gtid_binlog_pos, gtid_current_pos)
+    - https://dev.mysql.com/doc/refman/8.0/en/change-replication-source-to.html (8.4: /8.4/ in the same path)
+    - https://dev.mysql.com/doc/refman/8.4/en/show-replica-status.html
+    - https://dev.mysql.com/doc/refman/8.4/en/start-replica.html , .../stop-replica.html , .../reset-replica.html
+    - https://dev.mysql.com/doc/refman/8.4/en/reset-binary-logs-and-gtids.html (RESET MASTER in 8.0)
+    - https://dev.mysql.com/doc/refman/8.4/en/replication-options-gtids.html (gtid_executed, gtid_purged)
     """
 
     def __init__(self, server):

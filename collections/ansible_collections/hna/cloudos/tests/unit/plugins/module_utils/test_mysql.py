@@ -447,3 +447,50 @@ def test_diff_sees_a_replica_without_gtid_auto_position():
     assert _mysql.settings_diff(dict(host='10.20.0.11'), current_pos)[0] == ['using_gtid']
     mysql_pos = _mysql.normalize_replica_status(dict(MYSQL_STATUS, Auto_Position=0))
     assert _mysql.settings_diff(dict(host='10.20.0.11'), mysql_pos)[1] == dict(using_gtid='no')
+
+
+# -- Connection helpers ---------------------------------------------------------------------------------
+
+def test_connect_without_pymysql_names_the_missing_library(monkeypatch):
+    monkeypatch.setattr(_mysql, 'HAS_PYMYSQL', False)
+    with pytest.raises(MySQLError, match='Failed to import the required Python library \\(PyMySQL\\)'):
+        _mysql.connect(dict(login_host='127.0.0.1'))
+
+
+class _FakeCursor:
+    def __init__(self, rows):
+        self.rows = rows
+        self.executed = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, sql, params):
+        self.executed.append((sql, params))
+
+    def fetchall(self):
+        return tuple(self.rows)
+
+
+class _FakeConnection:
+    def __init__(self, rows):
+        self.cursor_obj = _FakeCursor(rows)
+        self.cursor_class = None
+
+    def cursor(self, cursor_class):
+        self.cursor_class = cursor_class
+        return self.cursor_obj
+
+
+def test_query_rows_uses_a_dict_cursor_and_binds_parameters():
+    import pymysql.cursors
+
+    connection = _FakeConnection([MARIADB_STATUS])
+    assert _mysql.query_rows(connection, mariadb().show_replica_status()) == [MARIADB_STATUS]
+    assert connection.cursor_class is pymysql.cursors.DictCursor
+    assert connection.cursor_obj.executed == [('SHOW REPLICA STATUS', None)]
+    _mysql.query_rows(connection, ('SET GLOBAL gtid_slave_pos = %s', ('0-1-2',)))
+    assert connection.cursor_obj.executed[-1] == ('SET GLOBAL gtid_slave_pos = %s', ('0-1-2',))
