@@ -22,6 +22,9 @@ backslashes, quotes, NUL and line breaks, or only doubles quotes when the server
 an escape. Integers are validated as integers before they are bound. Identifiers, which cannot be
 bound, go through :func:`quote_identifier`.
 
+The SQL of a statement is a format string for that interpolation, always applied (see :func:`run`):
+a literal ``%`` is written ``%%``; :func:`format_literal` does it for quoted identifiers and accounts.
+
 Passwords bound to a statement are wrapped in :class:`Secret`; :func:`masked` renders a statement for
 the ``queries`` return value with each secret replaced by ``'********'``.
 """
@@ -137,6 +140,11 @@ def quote_identifier(*parts):
     return '.'.join(quoted)
 
 
+def format_literal(sql_text):
+    """SQL text (such as a quoted identifier) made safe inside a statement's format string: ``%`` doubled."""
+    return sql_text.replace('%', '%%')
+
+
 def validate_host(host, name='host'):
     """Check a host name or IP address (v4 or v6) that a server connects to; return it unchanged."""
     if not isinstance(host, str) or not host:
@@ -197,9 +205,7 @@ def _literal(value):
 
 def masked(sql, params=None):
     """Render a statement for display: parameters substituted as literals, each :class:`Secret` as ``'********'``."""
-    if not params:
-        return sql
-    return sql % tuple(_literal(MASK) if isinstance(param, Secret) else _literal(param) for param in params)
+    return sql % tuple(_literal(MASK) if isinstance(param, Secret) else _literal(param) for param in params or ())
 
 
 # -- Connection -----------------------------------------------------------------------------------------
@@ -277,9 +283,13 @@ def connect(params):
 
 
 def run(cursor, statement):
-    """Execute one ``(sql, params)`` statement on a PyMySQL cursor."""
+    """Execute one ``(sql, params)`` statement on a PyMySQL cursor.
+
+    The parameters are always passed, even when there are none, so that the SQL of every statement is
+    a format string (``%%`` for a literal ``%``) whether or not it binds values.
+    """
     sql, params = statement
-    return cursor.execute(sql, tuple(params) if params else None)
+    return cursor.execute(sql, tuple(params or ()))
 
 
 def query_rows(connection, statement):
@@ -761,3 +771,94 @@ def settings_diff(wanted, status):
             before['using_gtid'] = status.get('using_gtid')
             after['using_gtid'] = want_gtid
     return fields, before, after
+
+
+# -- Replication errors ---------------------------------------------------------------------------------
+
+#: IO thread error numbers: connection to the primary, login, purged or unknown GTIDs.
+#: 1236 is ER_MASTER_FATAL_ERROR_READING_BINLOG (both flavours); MySQL 8 reports it wrapped as 13114
+#: (ER_SERVER_SOURCE_FATAL_ERROR_READING_BINLOG) with the same "Got fatal error 1236" text.
+_UNREACHABLE_ERRNOS = (CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, CR_SERVER_LOST)
+_READING_BINLOG_ERRNOS = (1236, 13114)
+
+
+def explain_replica_error(status):
+    """One line that explains why a replica does not replicate, or ``None`` when no thread reports an error.
+
+    The line names the primary and keeps the server's error number and text; the known causes get
+    their remedy: unreachable primary, wrong replication credentials, missing privilege, GTIDs the
+    primary has purged (``reseed: true`` fixes it), a diverged replica (errant transactions).
+    """
+    if not status:
+        return None
+    source = '%s:%s' % (status.get('source_host'), status.get('source_port'))
+    io_errno = status.get('last_io_errno') or 0
+    io_error = status.get('last_io_error') or ''
+    if io_errno:
+        detail = '(IO error %d: %s)' % (io_errno, io_error)
+        lowered = io_error.lower()
+        if 'replication slave' in lowered or io_errno == ER_SPECIFIC_ACCESS_DENIED:
+            return ('the replication user %s lacks the REPLICATION SLAVE privilege on the primary %s %s'
+                    % (status.get('source_user'), source, detail))
+        if io_errno == ER_ACCESS_DENIED or 'access denied' in lowered:
+            return ('the primary %s refused the replication user %s: wrong user name or password %s'
+                    % (source, status.get('source_user'), detail))
+        if io_errno in _UNREACHABLE_ERRNOS or "can't connect" in lowered or 'error connecting' in lowered:
+            return 'the replica cannot reach the primary %s %s' % (source, detail)
+        if io_errno in _READING_BINLOG_ERRNOS or 'fatal error 1236' in lowered:
+            if 'purged' in lowered:
+                return ('the primary %s no longer has the binary logs with the GTIDs the replica needs (they were'
+                        ' purged); reseed the replica (reseed: true) %s' % (source, detail))
+            if 'diverged' in lowered or 'more gtids than' in lowered or "not in the master's binlog" in lowered:
+                return ('the replica has diverged from the primary %s (it holds transactions the primary does not'
+                        ' have: errant transactions); reseed the replica (reseed: true) %s' % (source, detail))
+        return 'the replica cannot read from the primary %s %s' % (source, detail)
+    sql_errno = status.get('last_sql_errno') or 0
+    if sql_errno:
+        return ('the replica stopped applying the changes of the primary %s (SQL error %d: %s)'
+                % (source, sql_errno, status.get('last_sql_error') or ''))
+    return None
+
+
+# -- GTID comparison ------------------------------------------------------------------------------------
+
+_MARIADB_GTID_RE = re.compile(r'^(\d+)-(\d+)-(\d+)$')
+
+
+def parse_mariadb_gtid_pos(position):
+    """A MariaDB GTID position (``0-11-42,1-12-7``) as ``{domain: (server_id, seq_no)}``."""
+    result = {}
+    for item in _gtid(position).split(','):
+        if not item:
+            continue
+        match = _MARIADB_GTID_RE.match(item)
+        if not match:
+            raise MySQLError('invalid MariaDB GTID %r in position %r' % (item, position))
+        domain, server_id, seq_no = (int(part) for part in match.groups())
+        if domain in result:
+            raise MySQLError('MariaDB GTID position %r names domain %d twice' % (position, domain))
+        result[domain] = (server_id, seq_no)
+    return result
+
+
+def mariadb_errant_gtids(replica_pos, primary_pos):
+    """GTIDs of the replica's position the primary's position does not contain (MariaDB, strict mode).
+
+    With ``gtid_strict_mode`` the sequence numbers of a domain only grow, so a replica has diverged
+    when, in some domain, it is ahead of the primary, or at the same sequence number from another
+    server, or in a domain the primary has never seen. Compare the replica's ``@@gtid_current_pos``
+    with the primary's ``@@gtid_binlog_pos``. Returns the offending GTIDs, sorted.
+    """
+    replica = parse_mariadb_gtid_pos(replica_pos)
+    primary = parse_mariadb_gtid_pos(primary_pos)
+    errant = []
+    for domain, (server_id, seq_no) in sorted(replica.items()):
+        have = primary.get(domain)
+        if have is None or seq_no > have[1] or (seq_no == have[1] and server_id != have[0]):
+            errant.append('%d-%d-%d' % (domain, server_id, seq_no))
+    return errant
+
+
+def mysql_errant_gtids_query(replica_executed, primary_executed):
+    """MySQL: the GTIDs the replica executed that the primary did not (``GTID_SUBTRACT``, MySQL "GTID Functions")."""
+    return ('SELECT GTID_SUBTRACT(%s, %s) AS errant', (_gtid(replica_executed), _gtid(primary_executed)))

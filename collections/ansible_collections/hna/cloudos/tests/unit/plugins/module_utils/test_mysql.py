@@ -209,6 +209,7 @@ def test_masked_replaces_the_password_and_renders_the_other_values():
 
 def test_masked_without_parameters_and_secret_repr():
     assert _mysql.masked('STOP REPLICA', ()) == 'STOP REPLICA'
+    assert _mysql.masked("SHOW GRANTS FOR 'repl'@'%%'", ()) == "SHOW GRANTS FOR 'repl'@'%'"
     assert _mysql.masked('SET GLOBAL gtid_slave_pos = %s', ('0-1-2',)) == "SET GLOBAL gtid_slave_pos = '0-1-2'"
     assert repr(Secret(PASSWORD)) == "'********'" and str(Secret(PASSWORD)) == PASSWORD
 
@@ -224,6 +225,7 @@ def test_masked_escapes_like_pymysql():
 
 def test_quote_identifier():
     assert _mysql.quote_identifier('heartbeat') == '`heartbeat`'
+    assert _mysql.format_literal(_mysql.quote_identifier('100%')) == '`100%%`'
     assert _mysql.quote_identifier('hna', 'heart`beat') == '`hna`.`heart``beat`'
     for bad in ('', 'x' * 65, 'a\x00b', 'trailing '):
         with pytest.raises(MySQLError, match='invalid identifier'):
@@ -491,6 +493,107 @@ def test_query_rows_uses_a_dict_cursor_and_binds_parameters():
     connection = _FakeConnection([MARIADB_STATUS])
     assert _mysql.query_rows(connection, mariadb().show_replica_status()) == [MARIADB_STATUS]
     assert connection.cursor_class is pymysql.cursors.DictCursor
-    assert connection.cursor_obj.executed == [('SHOW REPLICA STATUS', None)]
+    assert connection.cursor_obj.executed == [('SHOW REPLICA STATUS', ())]
     _mysql.query_rows(connection, ('SET GLOBAL gtid_slave_pos = %s', ('0-1-2',)))
     assert connection.cursor_obj.executed[-1] == ('SET GLOBAL gtid_slave_pos = %s', ('0-1-2',))
+
+
+def test_run_always_formats_so_a_literal_percent_is_doubled():
+    import pymysql
+
+    class Recorder(pymysql.cursors.Cursor):
+        """A real PyMySQL cursor (real binding) whose queries are recorded instead of sent."""
+
+        queries = []
+
+        def _query(self, q):
+            self.queries.append(q)
+            return 0
+
+    connection = pymysql.connect(defer_connect=True, charset='utf8mb4')  # never connects
+    connection.server_status = 0
+    cursor = Recorder(connection)
+    table = _mysql.format_literal(_mysql.quote_identifier('t%'))
+    _mysql.run(cursor, ('SELECT * FROM %s WHERE a = %%s' % table, ("x'y",)))
+    _mysql.run(cursor, ("SHOW GRANTS FOR 'repl'@'%%'", ()))
+    assert cursor.queries == ["SELECT * FROM `t%` WHERE a = 'x\\'y'", "SHOW GRANTS FOR 'repl'@'%'"]
+
+
+# -- Replication errors ---------------------------------------------------------------------------------
+
+def _broken(**columns):
+    return _mysql.normalize_replica_status(dict(MARIADB_STATUS, Slave_IO_Running='No', **columns))
+
+
+def test_a_running_replica_has_no_error():
+    assert _mysql.explain_replica_error(REPLICA) is None
+    assert _mysql.explain_replica_error(None) is None
+
+
+@pytest.mark.parametrize('errno, text, expected', [
+    (2003, "error connecting to master 'repl@10.20.0.11:3306' - retry-time: 60  maximum-retries: 86400  message: Can't"
+           " connect to server on '10.20.0.11' (111 \"Connection refused\")",
+     'the replica cannot reach the primary 10.20.0.11:3306 (IO error 2003: error connecting'),
+    (1045, "error connecting to master 'repl@10.20.0.11:3306' - retry-time: 60  maximum-retries: 86400  message: Access"
+           " denied for user 'repl'@'10.20.0.12' (using password: YES)",
+     'the primary 10.20.0.11:3306 refused the replication user repl: wrong user name or password (IO error 1045'),
+    (1227, 'Access denied; you need (at least one of) the REPLICATION SLAVE privilege(s) for this operation',
+     'the replication user repl lacks the REPLICATION SLAVE privilege on the primary 10.20.0.11:3306 (IO error 1227'),
+    (1236, "Got fatal error 1236 from master when reading data from binary log: 'Could not find GTID state requested by"
+           " slave in any binlog files. Probably the slave state is too old and required binlog files have been purged.'",
+     'the primary 10.20.0.11:3306 no longer has the binary logs with the GTIDs the replica needs (they were purged);'
+     ' reseed the replica (reseed: true) (IO error 1236: Got fatal error 1236'),
+    (13114, "Got fatal error 1236 from source when reading data from binary log: 'Cannot replicate because the source"
+            " purged required binary logs. Replicate the missing transactions from elsewhere, or provision a new replica"
+            " from backup.'", 'the primary 10.20.0.11:3306 no longer has the binary logs with the GTIDs the replica needs'),
+    (1236, "Got fatal error 1236 from master when reading data from binary log: 'Error: connecting slave requested to"
+           " start from GTID 0-12-50, which is not in the master's binlog. Since the master's binlog contains GTIDs with"
+           " higher sequence numbers, it probably means that the slave has diverged due to executing extra erroneous"
+           " transactions'", 'the replica has diverged from the primary 10.20.0.11:3306 (it holds transactions the'
+                              ' primary does not have: errant transactions); reseed the replica (reseed: true)'),
+    (1593, 'Fatal error: The slave I/O thread stops because master and slave have equal MariaDB server ids',
+     'the replica cannot read from the primary 10.20.0.11:3306 (IO error 1593: Fatal error'),
+])
+def test_io_errors_are_explained_in_one_line(errno, text, expected):
+    message = _mysql.explain_replica_error(_broken(Last_IO_Errno=errno, Last_IO_Error=text))
+    assert message.startswith(expected) and '\n' not in message
+    assert '(IO error %d: ' % errno in message and text in message
+
+
+def test_sql_errors_keep_number_and_text():
+    status = _mysql.normalize_replica_status(dict(MARIADB_STATUS, Slave_SQL_Running='No', Last_SQL_Errno=1062,
+                                                  Last_SQL_Error="Duplicate entry '7' for key 'PRIMARY'"))
+    assert _mysql.explain_replica_error(status) == (
+        "the replica stopped applying the changes of the primary 10.20.0.11:3306 (SQL error 1062: Duplicate entry '7'"
+        " for key 'PRIMARY')")
+
+
+# -- GTID comparison ------------------------------------------------------------------------------------
+
+def test_parse_mariadb_gtid_pos():
+    assert _mysql.parse_mariadb_gtid_pos('0-11-42,1-12-7') == {0: (11, 42), 1: (12, 7)}
+    assert _mysql.parse_mariadb_gtid_pos('') == {}
+    with pytest.raises(MySQLError, match="invalid MariaDB GTID 'x-1-2'"):
+        _mysql.parse_mariadb_gtid_pos('x-1-2')
+    with pytest.raises(MySQLError, match='names domain 0 twice'):
+        _mysql.parse_mariadb_gtid_pos('0-1-2,0-1-3')
+
+
+@pytest.mark.parametrize('replica, primary, errant', [
+    ('0-11-42', '0-11-42', []),
+    ('0-11-40', '0-11-42', []),            # behind: not errant
+    ('', '0-11-42', []),                  # empty replica
+    ('0-12-43', '0-11-42', ['0-12-43']),  # wrote on the replica
+    ('0-12-42', '0-11-42', ['0-12-42']),  # same seq_no, another server
+    ('0-11-42,5-12-1', '0-11-42', ['5-12-1']),  # a domain the primary never saw
+])
+def test_mariadb_errant_gtids(replica, primary, errant):
+    assert _mysql.mariadb_errant_gtids(replica, primary) == errant
+
+
+def test_mysql_errant_gtids_query_binds_both_sets():
+    replica = '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5,\n7a21b3c4-71ca-11e1-9e33-c80aa9429562:1-2'
+    assert _mysql.mysql_errant_gtids_query(replica, '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-9') == (
+        'SELECT GTID_SUBTRACT(%s, %s) AS errant',
+        ('3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5,7a21b3c4-71ca-11e1-9e33-c80aa9429562:1-2',
+         '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-9'))
