@@ -549,8 +549,9 @@ def test_a_running_replica_has_no_error():
     (1236, "Got fatal error 1236 from master when reading data from binary log: 'Error: connecting slave requested to"
            " start from GTID 0-12-50, which is not in the master's binlog. Since the master's binlog contains GTIDs with"
            " higher sequence numbers, it probably means that the slave has diverged due to executing extra erroneous"
-           " transactions'", 'the replica has diverged from the primary 10.20.0.11:3306 (it holds transactions the'
-                              ' primary does not have: errant transactions); reseed the replica (reseed: true)'),
+           " transactions'",
+     'the replica has diverged from the primary 10.20.0.11:3306 (it holds transactions the primary does not have:'
+     ' errant transactions); reseed the replica (reseed: true)'),
     (1593, 'Fatal error: The slave I/O thread stops because master and slave have equal MariaDB server ids',
      'the replica cannot read from the primary 10.20.0.11:3306 (IO error 1593: Fatal error'),
 ])
