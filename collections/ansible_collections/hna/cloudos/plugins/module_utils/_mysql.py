@@ -316,8 +316,13 @@ def option_file_value(value):
     return '"%s"' % value.translate(table)
 
 
-def option_file_content(params, group='client'):
-    """Text of an option file with the connection options (user, password, host/port or socket, TLS)."""
+def option_file_content(params, group='client', flavour=MARIADB):
+    """Text of an option file with the connection options (user, password, host/port or socket, TLS).
+
+    Certificate checks are spelled per client flavour: MariaDB clients take ``ssl-verify-server-cert``
+    (certificate and host name), MySQL 8 clients removed it for ``ssl-mode`` (``VERIFY_IDENTITY``,
+    ``VERIFY_CA``, ``REQUIRED``); an unknown option makes a client refuse to start.
+    """
     lines = ['[%s]' % group, 'user=%s' % option_file_value(params.get('login_user') or 'root')]
     if params.get('login_password'):
         lines.append('password=%s' % option_file_value(params['login_password']))
@@ -331,19 +336,24 @@ def option_file_content(params, group='client'):
     for option, key in (('ssl-ca', 'ca_cert'), ('ssl-cert', 'client_cert'), ('ssl-key', 'client_key')):
         if params.get(key):
             lines.append('%s=%s' % (option, option_file_value(params[key])))
-    if params.get('ca_cert') and params.get('check_hostname', True):
+    tls = params.get('ca_cert') or params.get('client_cert')
+    verify_host = bool(params.get('ca_cert')) and params.get('check_hostname', True)
+    if flavour == MYSQL and tls:
+        mode = 'VERIFY_IDENTITY' if verify_host else 'VERIFY_CA' if params.get('ca_cert') else 'REQUIRED'
+        lines.append('ssl-mode=%s' % mode)
+    elif flavour == MARIADB and verify_host:
         lines.append('ssl-verify-server-cert')
     return '\n'.join(lines) + '\n'
 
 
 @contextlib.contextmanager
-def client_option_file(params, directory=None, group='client'):
+def client_option_file(params, directory=None, group='client', flavour=MARIADB):
     """Write the connection options to a private option file (mode 0600) and remove it afterwards.
 
     Yields the path, for ``--defaults-extra-file=PATH`` of tools such as ``mariadb-dump``, so that no
     credential is ever on a command line (where ``ps`` would show it).
     """
-    content = option_file_content(params, group)
+    content = option_file_content(params, group, flavour)
     fd, path = tempfile.mkstemp(prefix='hna-mysql-', suffix='.cnf', dir=directory)
     try:
         # mkstemp creates the file with mode 0600; make sure of it before writing the secret.

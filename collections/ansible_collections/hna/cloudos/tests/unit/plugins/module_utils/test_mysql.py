@@ -341,6 +341,19 @@ def test_client_option_file_content_mode_and_removal(tmp_path):
     assert not os.path.exists(path)
 
 
+@pytest.mark.parametrize('params, flavour, tls_lines', [
+    (dict(ca_cert='/ca.pem'), 'mysql', ['ssl-ca="/ca.pem"', 'ssl-mode=VERIFY_IDENTITY']),
+    (dict(ca_cert='/ca.pem', check_hostname=False), 'mysql', ['ssl-ca="/ca.pem"', 'ssl-mode=VERIFY_CA']),
+    (dict(client_cert='/c.pem', client_key='/k.pem'), 'mysql', ['ssl-cert="/c.pem"', 'ssl-key="/k.pem"', 'ssl-mode=REQUIRED']),
+    (dict(ca_cert='/ca.pem', check_hostname=False), 'mariadb', ['ssl-ca="/ca.pem"']),
+    (dict(), 'mysql', []),
+])
+def test_option_file_tls_options_per_client_flavour(params, flavour, tls_lines):
+    lines = _mysql.option_file_content(params, flavour=flavour).splitlines()
+    assert lines[:6] == ['[client]', 'user="root"', 'host="localhost"', 'port=3306', 'protocol=TCP', 'connect-timeout=30']
+    assert lines[6:] == tls_lines
+
+
 def test_client_option_file_is_removed_after_an_error(tmp_path):
     with pytest.raises(RuntimeError):
         with _mysql.client_option_file(dict(login_unix_socket='/run/mysqld.sock'), directory=str(tmp_path)) as path:
