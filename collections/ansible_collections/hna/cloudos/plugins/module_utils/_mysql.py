@@ -89,7 +89,8 @@ CR_CONN_HOST_ERROR = 2003
 CR_UNKNOWN_HOST = 2005
 CR_SERVER_LOST = 2013
 
-_HOST_LABEL_RE = re.compile(r'^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$')
+#: A host name label; underscores are accepted as resolvers do (Docker and Compose names may hold them).
+_HOST_LABEL_RE = re.compile(r'^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$')
 _VERSION_RE = re.compile(r'^(\d+)\.(\d+)\.(\d+)')
 #: MariaDB servers before 11 may announce themselves with this prefix (replication protocol hack).
 _MARIADB_RPL_PREFIX = '5.5.5-'
@@ -154,7 +155,7 @@ def validate_host(host, name='host'):
         return host
     labels = host[:-1].split('.') if host.endswith('.') else host.split('.')
     if len(host) > 253 or not all(_HOST_LABEL_RE.match(label) for label in labels):
-        raise MySQLError('%s %r is neither an IP address nor a valid host name (letters, digits, hyphens and dots)'
+        raise MySQLError('%s %r is neither an IP address nor a valid host name (letters, digits, hyphens, underscores and dots)'
                          % (name, host))
     return host
 

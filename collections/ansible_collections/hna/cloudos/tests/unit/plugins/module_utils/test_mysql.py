@@ -232,12 +232,12 @@ def test_quote_identifier():
             _mysql.quote_identifier(bad)
 
 
-@pytest.mark.parametrize('host', ['db1', 'db-1.example.com', '10.20.0.11', 'fd00::11', 'db1.example.com.'])
+@pytest.mark.parametrize('host', ['db1', 'db-1.example.com', '10.20.0.11', 'fd00::11', 'db1.example.com.', 'stack_db_1'])
 def test_valid_hosts(host):
     assert _mysql.validate_host(host) == host
 
 
-@pytest.mark.parametrize('host', ['', 'a b', '-db', 'db_1', 'db1;DROP', 'x' * 64 + '.com', None])
+@pytest.mark.parametrize('host', ['', 'a b', '-db', 'db-', 'a..b', "db1'", 'db1;DROP', 'x' * 64 + '.com', 'a.' * 127 + 'b', None])
 def test_invalid_hosts(host):
     with pytest.raises(MySQLError):
         _mysql.validate_host(host)
