@@ -611,3 +611,15 @@ def test_mysql_errant_gtids_query_binds_both_sets():
         'SELECT GTID_SUBTRACT(%s, %s) AS errant',
         ('3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5,7a21b3c4-71ca-11e1-9e33-c80aa9429562:1-2',
          '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-9'))
+
+
+def test_doc_fragment_documents_exactly_the_connection_options():
+    import yaml
+
+    from ansible_collections.hna.cloudos.plugins.doc_fragments.mysql import ModuleDocFragment
+
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
+    assert set(documented) == set(_mysql.MYSQL_CONNECTION_ARGSPEC)
+    for name, spec in _mysql.MYSQL_CONNECTION_ARGSPEC.items():
+        assert documented[name]['type'] == spec['type'], name
+        assert documented[name].get('default') == spec.get('default'), name
