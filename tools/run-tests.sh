@@ -14,7 +14,8 @@
 #
 # Stages: unit, sanity, lint, collection-a and collection-b (the collection's integration targets in two
 # halves; "collection" runs both in turn), lab (the lab end to end: build, up, main job twice, tests on
-# the nodes), molecule (the role scenarios, on the lab's nodes: run it after lab).
+# the nodes), molecule (the two role scenarios side by side, each on a lab node of its own: run it
+# after lab).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
@@ -59,6 +60,20 @@ collection_half() {  # run the integration targets of half $1 in a copy of the c
     (cd "$dir" && ansible-test integration --local --python 3.11 --color no $targets)
 }
 
+molecule_scenarios() {  # both scenarios at once: each has a lab node of its own
+    local rc_registry rc_docker_host
+    NO_COLOR=1 molecule test -s registry > "$LOGS/molecule-registry.log" 2>&1 &
+    local registry=$!
+    NO_COLOR=1 molecule test -s docker_host
+    rc_docker_host=$?
+    wait "$registry"
+    rc_registry=$?
+    echo "==================== molecule scenario registry (ran beside docker_host) ===================="
+    cat "$LOGS/molecule-registry.log"
+    echo "molecule: docker_host exit $rc_docker_host, registry exit $rc_registry"
+    [ "$rc_docker_host" -eq 0 ] && [ "$rc_registry" -eq 0 ]
+}
+
 run_stage() {
     case "$1" in
         unit)         pytest -q -p no:cacheprovider tests/unit "$COLLECTION/tests/unit" ;;
@@ -69,7 +84,7 @@ run_stage() {
         collection-b) collection_half b ;;
         collection)   pytest -q -p no:cacheprovider tests/collection && collection_half a && collection_half b ;;
         lab)          tools/test-lab.sh ;;
-        molecule)     NO_COLOR=1 molecule test -s docker_host && NO_COLOR=1 molecule test -s registry ;;
+        molecule)     molecule_scenarios ;;
         *)            echo "unknown stage $1"; false ;;
     esac
 }
