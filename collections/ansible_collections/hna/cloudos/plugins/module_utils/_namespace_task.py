@@ -13,10 +13,16 @@ of the namespace helpers (``_namespace``).
 
 from __future__ import annotations
 
+import time
+
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import error_text
 from ansible_collections.hna.cloudos.plugins.module_utils._lock import LockError, namespace_lock
 from ansible_collections.hna.cloudos.plugins.module_utils import _namespace as ns
+
+#: How long the removal of a namespace waits for the engine to tear down the endpoints of removed containers.
+NETWORK_SETTLE_SECONDS = 10
 
 NAMESPACE_MODULE_KWARGS = dict(
     supports_check_mode=True,
@@ -269,7 +275,7 @@ class NamespaceModule(object):
             done['disconnected_containers'].append(name)
         if network is not None:
             with self.client.api_errors('remove the network %s' % self.name, **done):
-                self.api.remove_network(network['Id'])
+                self._remove_network(network)
         # The metadata goes once the network is gone: a run that stops before leaves a whole namespace.
         for name in metadata_names:
             with self.client.api_errors('remove the metadata volume %s of namespace %s (the namespace network was '
@@ -282,6 +288,29 @@ class NamespaceModule(object):
                         name, self.name), **done):
                     ns.unless_missing(self.api.remove_volume, name)
                 done['removed_volumes'].append(name)
+
+    def _remove_network(self, network, settle=NETWORK_SETTLE_SECONDS):
+        """Remove the namespace network once its endpoints are gone.
+
+        The engine tears down the endpoint of a container it has just removed (here or by another client) a moment
+        after the removal returns; while it does, removing the network fails with "has active endpoints" although no
+        container is attached any more. Such a failure is retried for up to ``settle`` seconds; a container attached
+        meanwhile fails the removal with its name.
+        """
+        deadline = time.monotonic() + settle
+        while True:
+            try:
+                self.api.remove_network(network['Id'])
+                return
+            except Exception as exc:  # pylint: disable=broad-exception-caught  # re-raised unless it is the transient case
+                if 'active endpoints' not in error_text(exc) or time.monotonic() >= deadline:
+                    raise
+            attached = ns.attached_containers(self.api, network)
+            if attached:
+                self.fail('Namespace %s: the container(s) %s were attached to its network while it was being removed; '
+                          'nothing else was left behind: run the task again.' % (
+                              self.name, ', '.join(sorted(ns.container_name(item) for item in attached))))
+            time.sleep(0.5)
 
     def _carried_volumes(self, containers, known):
         """Return the volumes the engine carried over for ``containers`` (list entries) that exist, are not in

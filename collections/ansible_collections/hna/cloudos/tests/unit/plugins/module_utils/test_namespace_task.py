@@ -163,3 +163,66 @@ def test_absent_refuses_containers_then_removes_them_with_force(run_ns):
     assert [volume['Name'] for volume in FakeNamespaceEngine.volume_list] == ['elsewhere']
     gone = run_ns(dict(name='shop', state='absent', force=True, remove_volumes=True))
     assert gone['changed'] is False and gone['namespace'] == {}
+
+
+class _EndpointsEngine(object):
+    """Refuses to remove the network while endpoints are torn down (``busy`` attempts), lists ``attached``."""
+
+    def __init__(self, busy, attached=()):
+        self.busy = busy
+        self.attached = list(attached)
+        self.removed = 0
+
+    def remove_network(self, network_id):
+        if self.busy > 0:
+            self.busy -= 1
+            raise dc.APIError('403 Client Error', explanation='error while removing network: network ns id %s has active '
+                                                              'endpoints' % network_id)
+        self.removed += 1
+
+    def containers(self, all=False, filters=None):  # pylint: disable=redefined-builtin
+        return self.attached
+
+
+class _Failed(Exception):
+    pass
+
+
+class _Remover(object):
+    name = 'shop'
+
+    def __init__(self, api):
+        self.api = api
+
+    def fail(self, msg):
+        raise _Failed(msg)
+
+
+NETWORK = {'Id': 'abc123', 'Name': 'shop'}
+
+
+def test_network_removal_waits_for_endpoints_being_torn_down():
+    api = _EndpointsEngine(busy=2)
+    task.NamespaceModule._remove_network(_Remover(api), NETWORK, settle=5)
+    assert api.removed == 1 and api.busy == 0
+
+
+def test_network_removal_gives_up_after_the_settle_time():
+    api = _EndpointsEngine(busy=100)
+    with pytest.raises(dc.APIError, match='active endpoints'):
+        task.NamespaceModule._remove_network(_Remover(api), NETWORK, settle=0.6)
+
+
+def test_network_removal_names_a_container_attached_meanwhile():
+    api = _EndpointsEngine(busy=1, attached=[{'Id': 'c1', 'Names': ['/intruder']}])
+    with pytest.raises(_Failed, match='intruder'):
+        task.NamespaceModule._remove_network(_Remover(api), NETWORK, settle=5)
+    assert api.removed == 0
+
+
+def test_network_removal_reraises_other_errors_at_once():
+    class Refusing(_EndpointsEngine):
+        def remove_network(self, network_id):
+            raise dc.APIError('500 Server Error', explanation='something else')
+    with pytest.raises(dc.APIError, match='something else'):
+        task.NamespaceModule._remove_network(_Remover(Refusing(0)), NETWORK, settle=5)
