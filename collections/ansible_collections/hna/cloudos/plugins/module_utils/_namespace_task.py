@@ -302,14 +302,19 @@ class NamespaceModule(object):
             try:
                 self.api.remove_network(network['Id'])
                 return
-            except Exception as exc:  # pylint: disable=broad-exception-caught  # re-raised unless it is the transient case
-                if 'active endpoints' not in error_text(exc) or time.monotonic() >= deadline:
+            except Exception as exc:  # pylint: disable=broad-exception-caught  # re-raised unless it is the endpoints case
+                if 'active endpoints' not in error_text(exc):
                     raise
             attached = ns.attached_containers(self.api, network)
             if attached:
                 self.fail('Namespace %s: the container(s) %s were attached to its network while it was being removed; '
                           'nothing else was left behind: run the task again.' % (
                               self.name, ', '.join(sorted(ns.container_name(item) for item in attached))))
+            if time.monotonic() >= deadline:
+                self.fail('Namespace %s: the engine still counts an endpoint on the network %s after %s s although no '
+                          'container is attached to it (an engine fault that can follow an interrupted container removal): '
+                          'restart the Docker engine, then run the task again. Its containers were removed; the network '
+                          'and the namespace metadata are left.' % (self.name, network['Name'], settle))
             time.sleep(0.5)
 
     def _carried_volumes(self, containers, known):

@@ -207,9 +207,9 @@ def test_network_removal_waits_for_endpoints_being_torn_down():
     assert api.removed == 1 and api.busy == 0
 
 
-def test_network_removal_gives_up_after_the_settle_time():
+def test_network_removal_gives_up_after_the_settle_time_with_the_fix():
     api = _EndpointsEngine(busy=100)
-    with pytest.raises(dc.APIError, match='active endpoints'):
+    with pytest.raises(_Failed, match='restart the Docker engine'):
         task.NamespaceModule._remove_network(_Remover(api), NETWORK, settle=0.6)
 
 
