@@ -736,9 +736,11 @@ class ContainerEngine(object):
             return {}
 
         cid = container['Id'] if container is not None else None
+        # A new replica of a service whose other replicas serve joins the service's aliases once it is healthy.
+        join_when_ready = bool(plan.get('join_when_ready')) and 'create' in actions and 'start' in actions
         for action in actions:
             if action == 'create':
-                cid = self._create(spec, name)
+                cid = self._create(spec, name, aliases=not join_when_ready)
             elif action == 'replace':
                 cid = self._replace(plan, timeout, force_kill, keep_volumes)
             elif action == 'update':
@@ -752,6 +754,9 @@ class ContainerEngine(object):
                 self._stop(cid, name, force_kill, self._stop_timeout(container, spec.get('stop_timeout')))
 
         started = any(action in ('start', 'restart') for action in actions) or ('replace' in actions and plan.get('start_new'))
+        if join_when_ready:
+            self._wait(cid, 'healthy', timeout, name)
+            self._join_aliases(cid, spec, name)
         if started and wait != 'none':
             return container_facts(self._wait(cid, wait, timeout, name), image_ref)
         return container_facts(self._call_found('inspect the container %s' % name, self.api.inspect_container, cid), image_ref)

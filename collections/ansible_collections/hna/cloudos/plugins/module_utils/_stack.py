@@ -711,9 +711,13 @@ class StackDeployer(object):
                 healthy_needed = name in work['healthy_targets'] and bool(dependents[name] & changed_services)
                 wait = 'healthy' if (self.params['wait'] or healthy_needed) else 'running'
                 completion_needed = oneshot and (self.params['wait'] or bool(dependents[name] & changed_services))
+                # New replicas of a service that already has containers join its aliases only once healthy.
+                serving = any(plan.get('container') is not None for plan in work['plans'][name])
                 for plan in work['plans'][name]:
                     if plan['action'] == 'none' and not (self.params['wait'] or healthy_needed or completion_needed):
                         continue
+                    if serving and plan['action'] == 'create':
+                        plan = dict(plan, join_when_ready=True)
                     items.append(dict(service=name, plan=plan, wait=wait, oneshot=oneshot, timeout=timeout,
                                       completion_needed=completion_needed))
             if not items:

@@ -275,3 +275,54 @@ def test_pulls_send_the_stored_credentials_and_say_when_there_are_none(tmp_path)
     assert caught.value.msg.endswith('No credentials for other.example:5000 were found in %s: log in first '
                                      '(hna.cloudos.registry_login or docker login).' % config)
     assert 'only accepts TLS' not in caught.value.msg and 'secret' not in caught.value.msg
+
+
+# --- a new replica joins the aliases once healthy ----------------------------------------------------
+
+
+class ReplicaAPI(NetworkAPI):
+    """Creates, starts and inspects one container; it is healthy from the second inspection on."""
+
+    api_version = '1.41'
+
+    def __init__(self):
+        NetworkAPI.__init__(self)
+        self.inspections = 0
+
+    def create_container_from_config(self, config, name=None):
+        endpoints = (config.get('NetworkingConfig') or {}).get('EndpointsConfig') or {}
+        self.calls.append(('create', name, dict((net, tuple(ep.get('Aliases') or ())) for net, ep in endpoints.items())))
+        return {'Id': 'c' * 64}
+
+    def start(self, cid):
+        self.calls.append(('start', ))
+
+    def inspect_container(self, cid):
+        self.inspections += 1
+        health = 'healthy' if self.inspections > 1 else 'starting'
+        self.calls.append(('inspect', health))
+        return {'Id': cid, 'Name': '/web-2', 'State': {'Running': True, 'Status': 'running', 'Health': {'Status': health}},
+                'Config': {'Image': 'hnatest/web:1'}, 'HostConfig': {}, 'NetworkSettings': {'Networks': {}}}
+
+
+def replica_plan(join_when_ready):
+    wanted = spec(name='web-2', image='hnatest/web:1', networks=[{'name': 'shop', 'aliases': ['web']}])
+    return dict(name='web-2', spec=wanted, container=None, action='create', actions=['create', 'start'], differences=[],
+                state='started', join_when_ready=join_when_ready)
+
+
+def test_a_new_replica_joins_the_aliases_only_once_healthy(monkeypatch):
+    monkeypatch.setattr(de, 'POLL_INTERVAL', 0)
+    api = ReplicaAPI()
+    de.ContainerEngine(Client(), api=api).apply(replica_plan(True), wait='running', quota=False)
+    assert api.calls[0] == ('create', 'web-2', {'shop': ()})
+    assert api.calls[1:] == [('start', ), ('inspect', 'starting'), ('inspect', 'healthy'),
+                             ('disconnect', 'shop'), ('connect', 'shop', ('web', 'web-2')), ('inspect', 'healthy')]
+
+
+def test_a_first_container_is_created_with_its_aliases(monkeypatch):
+    monkeypatch.setattr(de, 'POLL_INTERVAL', 0)
+    api = ReplicaAPI()
+    de.ContainerEngine(Client(), api=api).apply(replica_plan(False), wait='running', quota=False)
+    assert api.calls[0] == ('create', 'web-2', {'shop': ('web', )})
+    assert ('disconnect', 'shop') not in api.calls
