@@ -115,11 +115,25 @@ for track in $TRACKS; do
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
 
+stage_result() {  # "SECONDS EXIT" of a stage, from the file its track wrote ("0 missing" when it did not run)
+    local secs rc
+    if [ -f "$LOGS/$1.result" ]; then read -r _ secs rc < "$LOGS/$1.result"; else secs=0; rc=missing; fi
+    echo "$secs $rc"
+}
+
+track_failed() {  # whether any stage of the track (stages joined by +) failed or did not run
+    local stage rc
+    for stage in ${1//+/ }; do
+        read -r _ rc <<< "$(stage_result "$stage")"
+        [ "$rc" = 0 ] || return 0
+    done
+    return 1
+}
+
 # The logs: passed tracks first (their last lines), failed tracks last and in full.
 failed_tracks=()
 for name in "${tracks[@]}"; do
-    # shellcheck disable=SC2046 # one file per stage of the track
-    if grep -q ' [1-9][0-9]*$' $(for s in ${name//+/ }; do echo "$LOGS/$s.result"; done) 2>/dev/null; then
+    if track_failed "$name"; then
         failed_tracks+=("$name")
     else
         echo; echo "==================== log of track $name (last lines; full log in .test-logs/$name.log) ===================="
@@ -136,11 +150,7 @@ echo "==================== summary ===================="
 passed=0; failed=0
 for track in $TRACKS; do
     for stage in ${track//,/ }; do
-        if [ -f "$LOGS/$stage.result" ]; then
-            read -r _ secs rc < "$LOGS/$stage.result"
-        else
-            secs=0; rc=missing
-        fi
+        read -r secs rc <<< "$(stage_result "$stage")"
         if [ "$rc" = 0 ]; then result=passed; passed=$((passed + 1)); else result="FAILED (exit $rc)"; failed=$((failed + 1)); fi
         printf '%-14s %6ss  %s\n' "$stage" "$secs" "$result"
     done
