@@ -759,8 +759,12 @@ def _mode(value, option, allowed):
 
 
 def _expose(value, option):
+    if value is None:
+        value = []
+    elif isinstance(value, (int, str)) and not isinstance(value, bool):
+        value = [value]
     result = set()
-    for item in ([value] if isinstance(value, (int, str)) and not isinstance(value, bool) else (value or [])):
+    for item in (value if isinstance(value, (list, tuple)) else [value]):
         if isinstance(item, bool) or not isinstance(item, (int, str)):
             raise _bad(option, 'must be a list of ports such as 80, 8000-8010 or 53/udp, not %s' % _q(item))
         text, sep, protocol = str(item).strip().partition('/')

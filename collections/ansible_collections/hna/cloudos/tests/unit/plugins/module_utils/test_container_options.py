@@ -143,6 +143,8 @@ def test_compose_and_module_give_the_same_spec():
     (dict(stdin_open='perhaps'), "service 'web': key 'stdin_open' must be true or false"),
     (dict(stop_grace_period='soon'), "service 'web': key 'stop_grace_period' must be a duration"),
     (dict(expose=['http']), "service 'web': key 'expose' has the port 'http', which is not a number"),
+    (dict(expose=True), "service 'web': key 'expose' must be a list of ports such as 80, 8000-8010 or 53/udp, not 'True'"),
+    (dict(expose={'80': None}), "service 'web': key 'expose' must be a list of ports such as 80, 8000-8010 or 53/udp, not '{"),
     (dict(hostname='bad_host'), "service 'web': key 'hostname' is not a valid host name"),
 ])
 def test_compose_errors_name_the_service_and_the_key(service, message):
