@@ -54,8 +54,7 @@ test-collection:
 
 test-molecule:
 	python lab/lab.py up
-	molecule test -s docker_host
-	molecule test -s registry
+	STAGES=molecule tools/run-tests.sh
 
 test-lab:
 	tools/test-lab.sh

@@ -14,7 +14,7 @@
 #
 # Stages: unit, sanity, lint, collection-a and collection-b (the collection's integration targets in two
 # halves; "collection" runs both in turn), lab (the lab end to end: build, up, main job twice, tests on
-# the nodes), molecule (the two role scenarios side by side, each on a lab node of its own: run it
+# the nodes), molecule (every role scenario under molecule/, side by side, each on a lab node: run it
 # after lab).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -60,18 +60,28 @@ collection_half() {  # run the integration targets of half $1 in a copy of the c
     (cd "$dir" && ansible-test integration --local --python 3.11 --color no $targets)
 }
 
-molecule_scenarios() {  # both scenarios at once: each has a lab node of its own
-    local rc_registry rc_docker_host
-    NO_COLOR=1 molecule test -s registry > "$LOGS/molecule-registry.log" 2>&1 &
-    local registry=$!
-    NO_COLOR=1 molecule test -s docker_host
-    rc_docker_host=$?
-    wait "$registry"
-    rc_registry=$?
-    echo "==================== molecule scenario registry (ran beside docker_host) ===================="
-    cat "$LOGS/molecule-registry.log"
-    echo "molecule: docker_host exit $rc_docker_host, registry exit $rc_registry"
-    [ "$rc_docker_host" -eq 0 ] && [ "$rc_registry" -eq 0 ]
+molecule_scenarios() {  # every scenario at once, each on a lab node (two may share one: they use separate ports)
+    local scenario pids=() names=() results=() rc=0 i
+    for scenario in molecule/*/molecule.yml; do
+        scenario=$(basename "$(dirname "$scenario")")
+        NO_COLOR=1 molecule test -s "$scenario" > "$LOGS/molecule-$scenario.log" 2>&1 &
+        pids+=($!)
+        names+=("$scenario")
+    done
+    for i in "${!pids[@]}"; do
+        if wait "${pids[$i]}"; then
+            results+=("${names[$i]} passed")
+        else
+            results+=("${names[$i]} FAILED")
+            rc=1
+        fi
+    done
+    for i in "${!names[@]}"; do
+        echo "==================== molecule scenario ${names[$i]} ===================="
+        cat "$LOGS/molecule-${names[$i]}.log"
+    done
+    echo "molecule: ${results[*]}"
+    return "$rc"
 }
 
 run_stage() {
