@@ -251,36 +251,53 @@ def server_address(params):
     return '%s:%s' % (params.get('login_host') or 'localhost', params.get('login_port') or 3306)
 
 
-def describe_error(exc, params=None):
-    """One line that explains a PyMySQL exception (error number and server text; no secret in it)."""
+#: How messages name a server and the options that reach it; :func:`connect` takes another one for the
+#: primary of a replica (``role='primary'``, ``prefix='primary_'``).
+LOGIN_NAMES = dict(role='MySQL server', host='login_host', port='login_port', user='login_user',
+                   password='login_password', socket='login_unix_socket')
+
+
+def describe_error(exc, params=None, names=None):
+    """One line that explains a PyMySQL exception (error number and server text; no secret in it).
+
+    ``names`` (see :data:`LOGIN_NAMES`) says how to call the server and which options to check.
+    """
+    names = dict(LOGIN_NAMES, **(names or {}))
     args = getattr(exc, 'args', ())
     errno = args[0] if args and isinstance(args[0], int) else None
     text = to_native(args[1]) if len(args) > 1 else to_native(exc)
     text = ' '.join(text.split())
     where = server_address(params or {})
     user = (params or {}).get('login_user') or 'root'
+    role = names['role']
     if errno in (ER_ACCESS_DENIED, ER_DBACCESS_DENIED):
-        return ('access denied for user %s on the MySQL server at %s (error %d: %s): check login_user and login_password'
-                % (user, where, errno, text))
+        return ('access denied for user %s on the %s at %s (error %d: %s): check %s and %s'
+                % (user, role, where, errno, text, names['user'], names['password']))
     if errno in (CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST):
-        return ('cannot reach the MySQL server at %s (error %d: %s): check login_host, login_port or login_unix_socket'
-                ' and that the server runs' % (where, errno, text))
+        places = '%s, %s' % (names['host'], names['port'])
+        places += ' or %s' % names['socket'] if names.get('socket') else ''
+        return ('cannot reach the %s at %s (error %d: %s): check %s and that the server runs'
+                % (role, where, errno, text, places))
     if errno is not None:
-        return 'MySQL server at %s: error %d: %s' % (where, errno, text)
-    return 'MySQL server at %s: %s' % (where, text)
+        return '%s at %s: error %d: %s' % (role, where, errno, text)
+    return '%s at %s: %s' % (role, where, text)
 
 
-def connect(params):
-    """Open a PyMySQL connection from the connection options. Raise :class:`MySQLError` with one line."""
+def connect(params, names=None):
+    """Open a PyMySQL connection from the connection options. Raise :class:`MySQLError` with one line.
+
+    ``names`` (see :data:`LOGIN_NAMES`) says how messages call the server and its options.
+    """
     if not HAS_PYMYSQL:
         raise MySQLError(missing_required_lib('PyMySQL'))
     kwargs = connect_kwargs(params)
     try:
         return pymysql.connect(**kwargs)
     except pymysql.err.MySQLError as exc:
-        raise MySQLError(describe_error(exc, params)) from None
+        raise MySQLError(describe_error(exc, params, names)) from None
     except (OSError, ValueError) as exc:
-        raise MySQLError('cannot connect to the MySQL server at %s: %s' % (server_address(params), to_native(exc))) from None
+        role = dict(LOGIN_NAMES, **(names or {}))['role']
+        raise MySQLError('cannot connect to the %s at %s: %s' % (role, server_address(params), to_native(exc))) from None
 
 
 def run(cursor, statement):
@@ -333,7 +350,9 @@ def option_file_content(params, group='client', flavour=MARIADB):
         lines.append('host=%s' % option_file_value(params.get('login_host') or 'localhost'))
         lines.append('port=%d' % validate_port(params.get('login_port') or 3306, 'login_port'))
         lines.append('protocol=TCP')
-    lines.append('connect-timeout=%d' % (params.get('connect_timeout') or 30))
+    # loose-: mariadb-dump and mysqldump have no connect-timeout and refuse an unknown option; the prefix makes
+    # them ignore it (with a warning) while the command-line clients apply it.
+    lines.append('loose-connect-timeout=%d' % (params.get('connect_timeout') or 30))
     for option, key in (('ssl-ca', 'ca_cert'), ('ssl-cert', 'client_cert'), ('ssl-key', 'client_key')):
         if params.get(key):
             lines.append('%s=%s' % (option, option_file_value(params[key])))
@@ -459,6 +478,25 @@ class Dialect:
     def reset_replica_all(self):
         # MariaDB "RESET REPLICA" (RESET SLAVE ALL before 10.5.1); MySQL "RESET REPLICA Statement".
         return ('RESET %s ALL' % self.replica, ())
+
+    def reset_binary_logs(self):
+        """Forget the server's own binary logs and GTID history (only for an empty replica about to be seeded).
+
+        MariaDB "RESET MASTER"; MySQL "RESET MASTER" before 8.2, "RESET BINARY LOGS AND GTIDS" from 8.2
+        (``RESET MASTER`` is gone in 8.4).
+        """
+        if not self.is_mariadb and self.version >= (8, 2, 0):
+            return ('RESET BINARY LOGS AND GTIDS', ())
+        return ('RESET MASTER', ())
+
+    def show_replica_hosts(self):
+        """The replicas connected to this server.
+
+        MariaDB "SHOW REPLICA HOSTS" (SHOW SLAVE HOSTS before 10.5.1); MySQL "SHOW REPLICAS" (8.0.22+).
+        """
+        if self.is_mariadb:
+            return ('SHOW %s HOSTS' % ('REPLICA' if self.replica == 'REPLICA' else 'SLAVE'), ())
+        return ('SHOW REPLICAS', ())
 
     def gtid_query(self):
         """GTID positions, as named columns."""
@@ -873,3 +911,75 @@ def mariadb_errant_gtids(replica_pos, primary_pos):
 def mysql_errant_gtids_query(replica_executed, primary_executed):
     """MySQL: the GTIDs the replica executed that the primary did not (``GTID_SUBTRACT``, MySQL "GTID Functions")."""
     return ('SELECT GTID_SUBTRACT(%s, %s) AS errant', (_gtid(replica_executed), _gtid(primary_executed)))
+
+
+def mariadb_gtid_state_errant(replica_state, primary_state):
+    """GTIDs of the replica's ``@@gtid_binlog_state`` that the primary's ``@@gtid_binlog_state`` does not hold (MariaDB).
+
+    A binary log state keeps the last GTID of every server in every domain. With ``gtid_strict_mode``
+    a server's sequence numbers in a domain only grow, so the primary holds a replica's GTID
+    ``D-S-N`` when its state has ``D-S-M`` with ``M >= N``. The transactions a replica received from the
+    primary (``log_slave_updates``) pass that test by construction; what is left was written on the
+    replica itself (or comes from another source): errant transactions. This catches a local write
+    even when the primary has since moved past its sequence number, which comparing positions alone
+    (:func:`mariadb_errant_gtids`) does not. Returns the offending GTIDs, sorted.
+    """
+    def state(text):
+        result = {}
+        for item in _gtid(text).split(','):
+            if not item:
+                continue
+            match = _MARIADB_GTID_RE.match(item)
+            if not match:
+                raise MySQLError('invalid MariaDB GTID %r in binary log state %r' % (item, text))
+            domain, server_id, seq_no = (int(part) for part in match.groups())
+            result[(domain, server_id)] = max(seq_no, result.get((domain, server_id), 0))
+        return result
+
+    primary = state(primary_state)
+    errant = []
+    for (domain, server_id), seq_no in sorted(state(replica_state).items()):
+        if primary.get((domain, server_id), -1) < seq_no:
+            errant.append('%d-%d-%d' % (domain, server_id, seq_no))
+    return errant
+
+
+def mariadb_purged_gtids(replica_pos, oldest_binlog_pos):
+    """Domains in which the replica needs transactions the primary no longer has in its binary logs (MariaDB).
+
+    ``oldest_binlog_pos`` is the GTID position at the start of the primary's oldest binary log
+    (``BINLOG_GTID_POS(<first log of SHOW BINARY LOGS>, 4)``): every transaction up to it is gone. A
+    replica at ``replica_pos`` (its ``@@gtid_slave_pos``) still finds what it needs when, in every
+    domain of that position, it has reached at least the same sequence number. Returns
+    ``[(domain, replica_gtid or None, oldest_gtid)]`` for the domains that fall short.
+    """
+    replica = parse_mariadb_gtid_pos(replica_pos)
+    oldest = parse_mariadb_gtid_pos(oldest_binlog_pos)
+    missing = []
+    for domain, (server_id, seq_no) in sorted(oldest.items()):
+        have = replica.get(domain)
+        if have is None or have[1] < seq_no:
+            missing.append((domain, None if have is None else '%d-%d-%d' % (domain, have[0], have[1]),
+                            '%d-%d-%d' % (domain, server_id, seq_no)))
+    return missing
+
+
+#: ``GRANT`` lines of ``SHOW GRANTS`` that give the right to read the binary log (any spelling).
+_REPLICATION_GRANT_RE = re.compile(
+    r'^GRANT\s+(?P<privileges>.+?)\s+ON\s+\*\.\*\s+TO\s', re.IGNORECASE | re.DOTALL)
+
+
+def has_replication_privilege(grants):
+    """Whether ``SHOW GRANTS`` lines give the ``REPLICATION SLAVE`` privilege (``REPLICATION REPLICA`` in MariaDB 10.5.1+).
+
+    Only global grants (``ON *.*``) count; ``ALL PRIVILEGES`` includes it. Privileges that come from a
+    role are not followed (grant the privilege to the replication user itself).
+    """
+    for line in grants:
+        match = _REPLICATION_GRANT_RE.match(_to_text(line).strip())
+        if not match:
+            continue
+        privileges = ' '.join(match.group('privileges').upper().split())
+        if 'ALL PRIVILEGES' in privileges or 'REPLICATION SLAVE' in privileges or 'REPLICATION REPLICA' in privileges:
+            return True
+    return False

@@ -337,7 +337,7 @@ def test_client_option_file_content_mode_and_removal(tmp_path):
         with open(path, encoding='utf-8') as handle:
             content = handle.read()
     assert content == ('[client]\nuser="backup"\npassword="s3cr\'et\\\\pa\\"ss#word"\nhost="10.0.0.1"\nport=3307\n'
-                       'protocol=TCP\nconnect-timeout=7\nssl-ca="/tls/ca.pem"\nssl-verify-server-cert\n')
+                       'protocol=TCP\nloose-connect-timeout=7\nssl-ca="/tls/ca.pem"\nssl-verify-server-cert\n')
     assert not os.path.exists(path)
 
 
@@ -350,7 +350,7 @@ def test_client_option_file_content_mode_and_removal(tmp_path):
 ])
 def test_option_file_tls_options_per_client_flavour(params, flavour, tls_lines):
     lines = _mysql.option_file_content(params, flavour=flavour).splitlines()
-    assert lines[:6] == ['[client]', 'user="root"', 'host="localhost"', 'port=3306', 'protocol=TCP', 'connect-timeout=30']
+    assert lines[:6] == ['[client]', 'user="root"', 'host="localhost"', 'port=3306', 'protocol=TCP', 'loose-connect-timeout=30']
     assert lines[6:] == tls_lines
 
 
@@ -358,7 +358,7 @@ def test_client_option_file_is_removed_after_an_error(tmp_path):
     with pytest.raises(RuntimeError):
         with _mysql.client_option_file(dict(login_unix_socket='/run/mysqld.sock'), directory=str(tmp_path)) as path:
             with open(path, encoding='utf-8') as handle:
-                assert handle.read() == '[client]\nuser="root"\nsocket="/run/mysqld.sock"\nconnect-timeout=30\n'
+                assert handle.read() == '[client]\nuser="root"\nsocket="/run/mysqld.sock"\nloose-connect-timeout=30\n'
             raise RuntimeError('tool failed')
     assert not os.listdir(tmp_path)
 

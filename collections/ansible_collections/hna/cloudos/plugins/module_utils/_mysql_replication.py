@@ -1,0 +1,967 @@
+# This module_utils file is private to the hna.cloudos collection and may change without notice.
+# Content outside the collection must not import it.
+
+# Copyright: Contributors to the hna.cloudos collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The runs of ``hna.cloudos.mysql_replication`` and ``hna.cloudos.mysql_replication_info``.
+
+The replication module works in four steps:
+
+1. read the replica (settings, threads, GTID positions, whether it holds any table) and, unless
+   replication is being removed, check the primary: reachable, the replication account logs in and
+   holds ``REPLICATION SLAVE``, the binary logs still hold what the replica needs, the replica has no
+   transaction of its own (:func:`check_primary`);
+2. plan (:func:`plan_replica`, pure): the statements that bring the replica to the wanted state, a
+   seed when the replica is empty (or ``reseed``), and the settings before and after for diff mode;
+3. unless in check mode, run the plan; a seed streams ``mariadb-dump`` of the primary into ``mariadb``
+   on the replica inside the replica's container (:class:`Seeder`), and the replica then starts after
+   the GTID position the dump itself recorded;
+4. wait until both threads run and a heartbeat row written on the primary shows up on the replica
+   within ``max_lag`` seconds (:class:`Heartbeat`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+import uuid
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.hna.cloudos.plugins.module_utils._mysql import (
+    ER_ACCESS_DENIED,
+    MARIADB,
+    MYSQL_REQUIRED_TOGETHER,
+    MySQLError,
+    connect,
+    detect_role,
+    explain_replica_error,
+    has_replication_privilege,
+    is_configured_replica,
+    mariadb_errant_gtids,
+    mariadb_gtid_state_errant,
+    mariadb_purged_gtids,
+    masked,
+    mysql_argument_spec,
+    mysql_errant_gtids_query,
+    normalize_replica_status,
+    option_file_content,
+    query_rows,
+    quote_identifier,
+    run,
+    select_dialect,
+    server_address,
+    settings_diff,
+    current_settings,
+    validate_settings,
+)
+
+#: Schema and table of the heartbeat rows the module writes on the primary (one row per replica server_id).
+HEARTBEAT_SCHEMA = 'hna_cloudos'
+HEARTBEAT_TABLE = 'heartbeat'
+
+#: Schemas that belong to the server itself: they never make a replica "not empty".
+SYSTEM_SCHEMAS = ('mysql', 'information_schema', 'performance_schema', 'sys')
+
+#: How messages name the primary reached with the replication account and with the admin account.
+PRIMARY_REPLICATION_NAMES = dict(role='primary', host='primary_host', port='primary_port', user='primary_user',
+                                 password='primary_password', socket=None)
+PRIMARY_ADMIN_NAMES = dict(role='primary', host='primary_host', port='primary_port', user='primary_admin_user',
+                           password='primary_admin_password', socket=None)
+
+#: Placeholder shown in check mode for the GTID position a seed will find in its dump.
+SNAPSHOT_POSITION = '<GTID position of the snapshot>'
+
+#: Seconds between two looks at the replica while waiting.
+POLL_INTERVAL = 0.2
+
+
+class ReplicationError(Exception):
+    """A failure of the module, as one line."""
+
+
+# -- Options ----------------------------------------------------------------------------------------------
+
+def replication_argument_spec():
+    """The options of ``mysql_replication`` (a fresh dictionary each call)."""
+    return mysql_argument_spec(
+        state=dict(type='str', default='running', choices=['running', 'stopped', 'absent']),
+        primary_host=dict(type='str'),
+        primary_port=dict(type='int', default=3306),
+        primary_user=dict(type='str'),
+        primary_password=dict(type='str', no_log=True),
+        primary_admin_user=dict(type='str'),
+        primary_admin_password=dict(type='str', no_log=True),
+        primary_connect_retry=dict(type='int'),
+        primary_ssl=dict(type='bool'),
+        primary_ssl_ca=dict(type='path'),
+        primary_ssl_cert=dict(type='path'),
+        primary_ssl_key=dict(type='path', no_log=False),
+        primary_ssl_verify_server_cert=dict(type='bool'),
+        primary_get_public_key=dict(type='bool'),
+        seed=dict(type='str', default='auto', choices=['auto', 'never']),
+        reseed=dict(type='bool', default=False),
+        seed_container=dict(type='str'),
+        seed_socket=dict(type='str', default='/run/mysqld/mysqld.sock'),
+        seed_timeout=dict(type='int', default=3600),
+        docker_host=dict(type='str', default='unix:///var/run/docker.sock'),
+        read_only=dict(type='bool', default=True),
+        max_lag=dict(type='float', default=5.0),
+        wait_timeout=dict(type='int', default=300),
+    )
+
+
+REPLICATION_MODULE_KWARGS = dict(
+    supports_check_mode=True,
+    required_if=[
+        ('state', 'running', ('primary_host', 'primary_user', 'primary_password')),
+        ('state', 'stopped', ('primary_host', 'primary_user', 'primary_password')),
+    ],
+    required_together=MYSQL_REQUIRED_TOGETHER + [['primary_ssl_cert', 'primary_ssl_key']],
+)
+
+
+def info_argument_spec():
+    """The options of ``mysql_replication_info`` (a fresh dictionary each call)."""
+    return mysql_argument_spec()
+
+
+INFO_MODULE_KWARGS = dict(supports_check_mode=True, required_together=MYSQL_REQUIRED_TOGETHER)
+
+
+def wanted_settings(params):
+    """The replication settings the task asks for, in the terms of ``_mysql.REPLICATION_SETTINGS``."""
+    return dict(
+        host=params['primary_host'],
+        port=params['primary_port'],
+        user=params['primary_user'],
+        password=params['primary_password'],
+        connect_retry=params.get('primary_connect_retry'),
+        ssl=params.get('primary_ssl'),
+        ssl_ca=params.get('primary_ssl_ca'),
+        ssl_cert=params.get('primary_ssl_cert'),
+        ssl_key=params.get('primary_ssl_key'),
+        ssl_verify_server_cert=params.get('primary_ssl_verify_server_cert'),
+        get_public_key=params.get('primary_get_public_key'),
+    )
+
+
+def primary_login(params, admin=False):
+    """Connection options (``login_*``) for the primary, with the replication or the admin account."""
+    if admin:
+        user = params.get('primary_admin_user') or params.get('login_user') or 'root'
+        password = params.get('primary_admin_password')
+        if password is None and not params.get('primary_admin_user'):
+            password = params.get('login_password')
+    else:
+        user, password = params['primary_user'], params['primary_password']
+    return dict(
+        login_host=params['primary_host'],
+        login_port=params['primary_port'],
+        login_user=user,
+        login_password=password,
+        ca_cert=params.get('primary_ssl_ca'),
+        client_cert=params.get('primary_ssl_cert'),
+        client_key=params.get('primary_ssl_key'),
+        check_hostname=bool(params.get('primary_ssl_verify_server_cert')),
+        connect_timeout=params.get('connect_timeout') or 30,
+    )
+
+
+# -- Reading a server ---------------------------------------------------------------------------------------
+
+def read_dialect(connection):
+    """The :class:`_mysql.Dialect` of a connected server."""
+    row = query_rows(connection, ('SELECT VERSION() AS version, @@version_comment AS version_comment', ()))[0]
+    return select_dialect(row['version'], row['version_comment'])
+
+
+def _text(value):
+    if isinstance(value, bytes):
+        return value.decode('utf-8', 'replace')
+    return '' if value is None else str(value)
+
+
+def read_replica(connection, dialect):
+    """What the module needs to know about the replica: status, GTID positions, settings, user tables."""
+    rows = query_rows(connection, dialect.show_replica_status())
+    status = normalize_replica_status(rows[0] if rows else None)
+    gtid = dict((key, _text(value)) for key, value in query_rows(connection, dialect.gtid_query())[0].items())
+    if dialect.is_mariadb:
+        gtid['gtid_binlog_state'] = _text(query_rows(
+            connection, ('SELECT @@GLOBAL.gtid_binlog_state AS state', ()))[0]['state'])
+    settings = query_rows(connection, dialect.server_settings_query())[0]
+    placeholders = ', '.join(['%s'] * len(SYSTEM_SCHEMAS))
+    tables = query_rows(connection, (
+        'SELECT TABLE_SCHEMA AS name, COUNT(*) AS tables FROM information_schema.TABLES'
+        ' WHERE TABLE_SCHEMA NOT IN (%s) GROUP BY TABLE_SCHEMA' % placeholders, SYSTEM_SCHEMAS))
+    schemas = query_rows(connection, (
+        'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (%s)'
+        ' ORDER BY SCHEMA_NAME' % placeholders, SYSTEM_SCHEMAS))
+    return dict(
+        status=status,
+        gtid=gtid,
+        read_only=_text(settings['read_only']).lower() in ('1', 'on'),
+        log_bin=_text(settings['log_bin']),
+        server_id=int(settings['server_id']),
+        user_tables=sum(int(row['tables']) for row in tables),
+        user_schemas=[_text(row['name']) for row in schemas],
+    )
+
+
+def never_replicated(dialect, replica):
+    """Whether the replica never replicated: no source configured and (MariaDB) an empty ``gtid_slave_pos``."""
+    if is_configured_replica(replica['status']):
+        return False
+    if dialect.is_mariadb:
+        return not replica['gtid'].get('gtid_slave_pos')
+    return True
+
+
+def is_empty(dialect, replica):
+    """An empty replica: it never replicated and its user schemas (if any) hold no table or view."""
+    return never_replicated(dialect, replica) and replica['user_tables'] == 0
+
+
+# -- Checking the primary -----------------------------------------------------------------------------------
+
+def check_replication_account(connection, params):
+    """Fail unless the replication account holds ``REPLICATION SLAVE`` on the primary."""
+    grants = [list(row.values())[0] for row in query_rows(connection, ('SHOW GRANTS', ()))]
+    if not has_replication_privilege(grants):
+        raise ReplicationError(
+            'primary_user %s lacks the REPLICATION SLAVE privilege (REPLICATION REPLICA in MariaDB) on the primary %s:'
+            ' grant it on *.* to that account' % (params['primary_user'], server_address(primary_login(params))))
+
+
+def read_primary(connection, dialect):
+    """GTID facts of the primary: binary log on, its position and state, the position at its oldest binary log."""
+    settings = query_rows(connection, dialect.server_settings_query())[0]
+    facts = dict(log_bin=_text(settings['log_bin']), server_id=int(settings['server_id']))
+    facts.update((key, _text(value)) for key, value in query_rows(connection, dialect.gtid_query())[0].items())
+    if dialect.is_mariadb:
+        facts['gtid_binlog_state'] = _text(query_rows(
+            connection, ('SELECT @@GLOBAL.gtid_binlog_state AS state', ()))[0]['state'])
+        logs = query_rows(connection, ('SHOW BINARY LOGS', ())) if facts['log_bin'].lower() in ('1', 'on') else []
+        oldest = ''
+        if logs:
+            first = _text(logs[0]['Log_name'])
+            oldest = _text(query_rows(connection, ('SELECT BINLOG_GTID_POS(%s, 4) AS pos', (first,)))[0]['pos'])
+        facts['oldest_binlog_pos'] = oldest
+    return facts
+
+
+def gtid_problem(dialect, replica, primary, address, errant_from_primary=None):
+    """One line when the primary cannot serve the replica (purged GTIDs, errant transactions), else ``None``.
+
+    MariaDB: what the replica still needs (``gtid_slave_pos``) against the position at the start of the
+    primary's oldest binary log; the replica's own transactions (its ``gtid_binlog_state`` and
+    ``gtid_binlog_pos``) against the primary's. MySQL: ``errant_from_primary`` is the result of
+    ``GTID_SUBTRACT`` computed on the primary, and ``gtid_purged`` of the primary against the
+    replica's ``gtid_executed``.
+    """
+    if dialect.is_mariadb:
+        purged = mariadb_purged_gtids(replica['gtid'].get('gtid_slave_pos', ''), primary.get('oldest_binlog_pos', ''))
+        if purged:
+            domain, have, oldest = purged[0]
+            return ('the primary %s has purged binary logs that the replica still needs (domain %d: the replica is at %s,'
+                    ' the oldest binary log of the primary starts after %s); set reseed: true to copy the data again'
+                    % (address, domain, have or 'nothing', oldest))
+        errant = sorted(set(mariadb_gtid_state_errant(replica['gtid'].get('gtid_binlog_state', ''),
+                                                      primary.get('gtid_binlog_state', '')))
+                        | set(mariadb_errant_gtids(replica['gtid'].get('gtid_binlog_pos', ''),
+                                                   primary.get('gtid_binlog_pos', ''))))
+    else:
+        purged = primary.get('missing_for_replica')
+        if purged:
+            return ('the primary %s has purged binary logs with GTIDs the replica still needs (%s); set reseed: true to'
+                    ' copy the data again' % (address, purged))
+        errant = [errant_from_primary] if errant_from_primary else []
+    if errant:
+        return ('the replica has transactions the primary %s does not have (errant GTIDs %s): it has diverged; set'
+                ' reseed: true to replace its data with a copy of the primary, or remove those transactions'
+                % (address, ', '.join(errant)))
+    return None
+
+
+# -- Plan ------------------------------------------------------------------------------------------------------
+
+def current_state(status):
+    """``absent`` (no source), ``running`` (both threads run) or ``stopped``."""
+    if not is_configured_replica(status):
+        return 'absent'
+    return 'running' if status['running'] else 'stopped'
+
+
+def _any_thread_running(status):
+    return bool(status) and (status['io_running'] in ('Yes', 'Connecting') or status['sql_running'] == 'Yes')
+
+
+def plan_replica(params, dialect, replica):
+    """What to do on the replica: a dict with ``steps``, ``seed`` (bool), ``reason`` and ``before``/``after``.
+
+    Each step is ``('sql', (sql, params))``, ``('seed', None)`` (copy the primary) or ``('position', None)``
+    (set the GTID position the seed found). Pure: no server needed.
+    """
+    state = params['state']
+    status = replica['status']
+    have = current_state(status)
+    steps = []
+    before = dict(state=have, settings=current_settings(status), read_only=replica['read_only'])
+    after = dict(state=state, settings=dict(before['settings']), read_only=replica['read_only'])
+    result = dict(steps=steps, seed=False, reason=None, before=before, after=after)
+
+    if state == 'absent':
+        after['settings'] = {}
+        if have != 'absent':
+            if _any_thread_running(status):
+                steps.append(('sql', dialect.stop_replica()))
+            steps.append(('sql', dialect.reset_replica_all()))
+        return result
+
+    wanted = validate_settings(wanted_settings(params), dialect.flavour)
+    shown = dict((key, value) for key, value in wanted.items() if key != 'password' and value is not None)
+    if params.get('reseed'):
+        result.update(seed=True, reason='reseed')
+    elif params.get('seed', 'auto') == 'auto' and is_empty(dialect, replica):
+        result.update(seed=True, reason='empty')
+
+    if result['seed']:
+        if _any_thread_running(status):
+            steps.append(('sql', dialect.stop_replica()))
+        if is_configured_replica(status):
+            steps.append(('sql', dialect.reset_replica_all()))
+        # Nothing the module runs for the seed may enter the replica's own binary log: it would be a
+        # transaction of the replica that the primary lacks (an errant GTID).
+        steps.append(('sql', ('SET SESSION sql_log_bin = 0', ())))
+        if result['reason'] == 'reseed':
+            for schema in replica['user_schemas']:
+                steps.append(('sql', ('DROP DATABASE %s' % quote_identifier(schema).replace('%', '%%'), ())))
+        steps.append(('sql', dialect.reset_binary_logs()))
+        steps.append(('seed', None))
+        steps.append(('sql', ('FLUSH NO_WRITE_TO_BINLOG PRIVILEGES', ())))
+        steps.append(('position', None))
+        steps.append(('sql', dialect.change_source(wanted)))
+        if state == 'running':
+            steps.append(('sql', dialect.start_replica()))
+        after['settings'] = dict(current_settings(None), **shown)
+        after['seeded'] = True
+    else:
+        fields = settings_diff(wanted, status)[0]
+        refused = bool(status) and status.get('last_io_errno') == ER_ACCESS_DENIED
+        if have == 'absent' or fields or refused:
+            # The password cannot be compared: it is sent with every change, and again when the primary
+            # refuses the one the replica holds while the task's own login to it worked.
+            if _any_thread_running(status):
+                steps.append(('sql', dialect.stop_replica()))
+            steps.append(('sql', dialect.change_source(wanted)))
+            if state == 'running':
+                steps.append(('sql', dialect.start_replica()))
+            after['settings'] = dict(before['settings'], **shown)
+            if refused and not fields:
+                after['password'] = 'sent again (the primary refused the one the replica holds)'
+        elif state == 'running' and not status['running']:
+            steps.append(('sql', dialect.start_replica()))
+        elif state == 'stopped' and _any_thread_running(status):
+            steps.append(('sql', dialect.stop_replica()))
+    if state == 'running' and params.get('read_only', True) and not replica['read_only']:
+        steps.append(('sql', ('SET GLOBAL read_only = ON', ())))
+        after['read_only'] = True
+    return result
+
+
+def plan_queries(dialect, steps, position=SNAPSHOT_POSITION):
+    """The statements of a plan as the ``queries`` return value shows them (passwords masked)."""
+    queries = []
+    for kind, statement in steps:
+        if kind == 'sql':
+            queries.append(masked(*statement))
+        elif kind == 'position':
+            queries.extend(masked(*item) for item in dialect.set_gtid_position(position))
+    return queries
+
+
+# -- Seeding --------------------------------------------------------------------------------------------------
+
+#: The GTID position a dump records: MariaDB ``mariadb-dump --gtid --master-data=2`` writes it at the end,
+#: commented; MySQL ``mysqldump --set-gtid-purged=ON`` sets ``gtid_purged`` near the start.
+_MARIADB_DUMP_GTID_RE = re.compile(r"^-- SET GLOBAL gtid_slave_pos='([0-9,\-]*)';", re.MULTILINE)
+_MYSQL_DUMP_GTID_RE = re.compile(r"SET @@GLOBAL\.GTID_PURGED=(?:/\*!80000 '\+'\*/ )?'([^']*)';", re.IGNORECASE)
+
+#: Bytes of the start and of the end of the stream the seed keeps to find the position.
+_EDGE_BYTES = 65536
+
+
+def dump_gtid_position(flavour, head, tail):
+    """The GTID position recorded in a dump, from its first and last bytes; ``None`` when absent."""
+    if flavour == MARIADB:
+        found = _MARIADB_DUMP_GTID_RE.findall(tail) or _MARIADB_DUMP_GTID_RE.findall(head)
+    else:
+        found = _MYSQL_DUMP_GTID_RE.findall(head)
+    if not found:
+        return None
+    return ''.join(found[-1].split())
+
+
+def seed_commands(flavour, version, directory, timeout):
+    """The dump and the import commands of a seed (lists of arguments; the credentials are in option files)."""
+    primary = '--defaults-extra-file=%s/cnf/primary.cnf' % directory
+    replica = '--defaults-extra-file=%s/cnf/replica.cnf' % directory
+    if flavour == MARIADB:
+        # MariaDB "mariadb-dump": --gtid with --master-data records gtid_slave_pos; 2 keeps it a comment, so the
+        # module sets the position itself after the import. The copy of mysql.gtid_slave_pos of the primary would
+        # overwrite the replica's own replication state: it is left out.
+        dump = ['mariadb-dump', primary, '--single-transaction', '--gtid', '--master-data=2', '--all-databases',
+                '--routines', '--triggers', '--events', '--hex-blob', '--ignore-table=mysql.gtid_slave_pos']
+        load = ['mariadb', replica, '--binary-mode']
+    else:
+        # MySQL "mysqldump": --set-gtid-purged=ON writes SET @@GLOBAL.GTID_PURGED (and turns sql_log_bin off in
+        # the stream); --source-data from 8.0.26, --master-data before.
+        source_data = '--source-data=2' if version >= (8, 0, 26) else '--master-data=2'
+        dump = ['mysqldump', primary, '--single-transaction', '--set-gtid-purged=ON', source_data, '--all-databases',
+                '--routines', '--triggers', '--events', '--hex-blob']
+        load = ['mysql', replica, '--binary-mode']
+    wrap = ['timeout', '--kill-after=30', str(int(timeout))]
+    return wrap + dump, wrap + load
+
+
+def seed_script(flavour, version, directory, timeout):
+    """The bash script of a seed: dump of the primary piped into the replica, with its figures and errors.
+
+    Nothing secret in it: the credentials are in the option files of ``directory/cnf``. Results go to
+    ``directory/out``: ``status`` (exit codes of the dump, the copy and the import), ``dump.err``,
+    ``import.err``, ``head`` and ``tail`` (the edges of the stream, where the dump writes its GTID
+    position), ``rest`` (bytes after the head), ``seconds``.
+    """
+    dump, load = seed_commands(flavour, version, directory, timeout)
+    out = shlex.quote(directory + '/out')
+    return '\n'.join([
+        'set -u -o pipefail',
+        'umask 077',
+        'start=$(date +%s.%N)',
+        "{ echo 'SET SESSION sql_log_bin = 0;'; %s 2>%s/dump.err; } \\" % (' '.join(shlex.quote(arg) for arg in dump), out),
+        '  | tee >( { head -c %d > %s/head; wc -c > %s/rest; touch %s/counted; } ) \\' % (_EDGE_BYTES, out, out, out),
+        '        >( { tail -c %d > %s/tail; touch %s/tailed; } ) \\' % (_EDGE_BYTES, out, out),
+        '  | %s 2>%s/import.err' % (' '.join(shlex.quote(arg) for arg in load), out),
+        'echo "${PIPESTATUS[*]}" > %s/status' % out,
+        'end=$(date +%s.%N)',
+        'for _ in $(seq 300); do [ -e %s/counted ] && [ -e %s/tailed ] && break; sleep 0.1; done' % (out, out),
+        'echo "$start $end" > %s/seconds' % out,
+    ]) + '\n'
+
+
+def seed_failure(results, address):
+    """One line for a failed seed from its results (exit codes and error output), or ``None`` when it worked."""
+    codes = (results.get('status') or '').split()
+    if len(codes) != 3:
+        return 'the copy of the primary %s did not finish (no exit status); look at the replica server' % address
+    dump, copy, load = (int(code) if code.isdigit() else -1 for code in codes)
+    if dump == 124 or load == 124:
+        return 'the copy of the primary %s took longer than seed_timeout and was stopped' % address
+    if dump != 0:
+        return 'the dump of the primary %s failed (exit %d): %s' % (address, dump, _last_lines(results.get('dump.err')))
+    if load != 0:
+        return 'the import into the replica failed (exit %d): %s' % (load, _last_lines(results.get('import.err')))
+    if copy != 0:
+        return 'the stream between the dump of the primary %s and the replica broke (tee exit %d)' % (address, copy)
+    return None
+
+
+def _last_lines(text, count=3):
+    # The warning about the loose-connect-timeout of the option file is noise.
+    lines = [line.strip() for line in (text or '').splitlines() if line.strip() and "'loose-" not in line]
+    return ' '.join(lines[-count:]) or 'no error output'
+
+
+def seed_figures(results):
+    """Bytes streamed and seconds spent, from the results of a seed."""
+    figures = {}
+    head = results.get('head') or ''
+    rest = (results.get('rest') or '').strip()
+    if rest.isdigit():
+        figures['bytes'] = len(head.encode('utf-8', 'surrogateescape')) + int(rest)
+    times = (results.get('seconds') or '').split()
+    if len(times) == 2:
+        try:
+            figures['seconds'] = round(float(times[1]) - float(times[0]), 3)
+        except ValueError:
+            pass
+    if figures.get('bytes') is not None and figures.get('seconds'):
+        figures['bytes_per_second'] = int(figures['bytes'] / figures['seconds'])
+    return figures
+
+
+def _archive(directory, files):
+    """A tar archive with ``directory`` (mode 0700) and ``files`` in it (mode 0600), owned by root."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode='w') as archive:
+        for name in (directory, directory + '/cnf', directory + '/out'):
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o700
+            archive.addfile(info)
+        for name, content in sorted(files.items()):
+            payload = content.encode('utf-8')
+            info = tarfile.TarInfo('%s/cnf/%s' % (directory, name))
+            info.mode = 0o600
+            info.size = len(payload)
+            archive.addfile(info, io.BytesIO(payload))
+    return data.getvalue()
+
+
+def _read_archive(data):
+    """The regular files of a tar archive (as returned by the engine's ``get_archive``), by base name."""
+    result = {}
+    with tarfile.open(fileobj=io.BytesIO(data), mode='r') as archive:
+        for member in archive.getmembers():
+            if member.isfile():
+                result[os.path.basename(member.name)] = archive.extractfile(member).read().decode('utf-8', 'replace')
+    return result
+
+
+class ContainerRunner:
+    """Runs the seed inside the replica's container through the Docker engine (exec, put_archive, get_archive)."""
+
+    def __init__(self, client, container):
+        self.client = client
+        self.api = client.api
+        self.container = container
+        self.directory = '/tmp/hna-seed-%s' % uuid.uuid4().hex
+
+    def put(self, files):
+        self.api.put_archive(self.container, '/', _archive(self.directory.lstrip('/'), files))
+
+    def run(self, script, timeout):
+        exec_id = self.api.exec_create(self.container, ['bash', '-c', script], stdout=False, stderr=False)['Id']
+        self.api.exec_start(exec_id, detach=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.api.exec_inspect(exec_id).get('Running'):
+                return
+            time.sleep(1)
+
+    def results(self):
+        stream, _stat = self.api.get_archive(self.container, self.directory + '/out')
+        return _read_archive(b''.join(stream))
+
+    def cleanup(self):
+        exec_id = self.api.exec_create(self.container, ['rm', '-rf', self.directory], stdout=True, stderr=True)['Id']
+        self.api.exec_start(exec_id)
+
+
+class LocalRunner:
+    """Runs the seed on the host of the module (``mariadb-dump`` and ``mariadb`` installed there)."""
+
+    def __init__(self):
+        self.directory = tempfile.mkdtemp(prefix='hna-seed-')
+
+    def put(self, files):
+        for sub in ('cnf', 'out'):
+            os.mkdir(os.path.join(self.directory, sub), 0o700)
+        for name, content in files.items():
+            path = os.path.join(self.directory, 'cnf', name)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, 'w', encoding='utf-8') as handle:
+                handle.write(content)
+
+    def run(self, script, timeout):
+        with open(os.devnull, 'rb') as stdin:
+            subprocess.run(['bash', '-c', script], stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=timeout, check=False)
+
+    def results(self):
+        result = {}
+        out = os.path.join(self.directory, 'out')
+        for name in os.listdir(out):
+            with open(os.path.join(out, name), encoding='utf-8', errors='replace') as handle:
+                result[name] = handle.read()
+        return result
+
+    def cleanup(self):
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def seed_option_files(params, flavour):
+    """The option files of a seed: the primary (admin account, TCP) and the replica (its socket)."""
+    primary = primary_login(params, admin=True)
+    # TLS files named by the task are paths on the module's host, not in the container.
+    primary = dict((key, value) for key, value in primary.items() if key not in ('ca_cert', 'client_cert', 'client_key'))
+    replica = dict(login_user=params.get('login_user') or 'root', login_password=params.get('login_password'),
+                   login_unix_socket=params.get('seed_socket') or '/run/mysqld/mysqld.sock')
+    return {
+        'primary.cnf': option_file_content(primary, 'client', flavour),
+        'replica.cnf': option_file_content(replica, 'client', flavour),
+    }
+
+
+def run_seed(runner, params, dialect, address):
+    """Copy the primary into the replica with ``runner``; return ``(gtid_position, figures)``."""
+    timeout = params.get('seed_timeout') or 3600
+    script = seed_script(dialect.flavour, dialect.version, runner.directory, timeout)
+    try:
+        runner.put(seed_option_files(params, dialect.flavour))
+        runner.run(script, timeout + 60)
+        results = runner.results()
+    finally:
+        runner.cleanup()
+    failure = seed_failure(results, address)
+    if failure:
+        raise ReplicationError(failure + '; the replica holds a partial copy: fix the cause and run again with reseed: true')
+    position = dump_gtid_position(dialect.flavour, results.get('head') or '', results.get('tail') or '')
+    if position is None:
+        raise ReplicationError('the dump of the primary %s recorded no GTID position (is its binary log on?); the replica'
+                               ' holds a copy it cannot start from: run again with reseed: true' % address)
+    return position, seed_figures(results)
+
+
+# -- Heartbeat ------------------------------------------------------------------------------------------------
+
+class Heartbeat:
+    """Lag measured end to end: a fresh token written on the primary, and the time until the replica has it.
+
+    Row ``(server_id, token, ts)`` of ``hna_cloudos.heartbeat``, keyed by the replica's ``server_id`` so
+    that several replicas of one primary never write the same row. The lag is measured on one clock
+    (the module's), so it does not depend on the servers' clocks.
+    """
+
+    table = '%s.%s' % (quote_identifier(HEARTBEAT_SCHEMA), quote_identifier(HEARTBEAT_TABLE))
+
+    def __init__(self, primary, replica, server_id):
+        self.primary = primary
+        self.replica = replica
+        self.server_id = server_id
+        self.ready = False
+
+    def prepare(self):
+        rows = query_rows(self.primary, (
+            'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s',
+            (HEARTBEAT_SCHEMA, HEARTBEAT_TABLE)))
+        if not int(rows[0]['n']):
+            with self.primary.cursor() as cursor:
+                run(cursor, ('CREATE DATABASE IF NOT EXISTS %s' % quote_identifier(HEARTBEAT_SCHEMA), ()))
+                run(cursor, ('CREATE TABLE IF NOT EXISTS %s (server_id INT UNSIGNED NOT NULL PRIMARY KEY,'
+                             ' token CHAR(32) NOT NULL, ts DATETIME(6) NOT NULL) ENGINE=InnoDB' % self.table, ()))
+        self.ready = True
+
+    def beat(self):
+        """Write a fresh token on the primary; return it."""
+        if not self.ready:
+            self.prepare()
+        token = uuid.uuid4().hex
+        with self.primary.cursor() as cursor:
+            run(cursor, ('REPLACE INTO %s (server_id, token, ts) VALUES (%%s, %%s, UTC_TIMESTAMP(6))' % self.table,
+                         (self.server_id, token)))
+        return token
+
+    def arrived(self, token):
+        """Whether the replica has applied the row with ``token``."""
+        try:
+            rows = query_rows(self.replica, ('SELECT token FROM %s WHERE server_id = %%s' % self.table, (self.server_id,)))
+        except Exception as exc:  # pylint: disable=broad-except
+            # The schema or the table is not on the replica yet (errors 1049, 1146).
+            if getattr(exc, 'args', (None,))[0] in (1049, 1146):
+                return False
+            raise
+        return bool(rows) and _text(rows[0]['token']) == token
+
+
+def wait_for_replica(replica, dialect, heartbeat, max_lag, timeout, clock=time.monotonic, sleep=time.sleep):
+    """Wait until both threads run and a heartbeat arrives within ``max_lag`` seconds; return ``(lag, status)``.
+
+    Fails with the replica's own error (number and text) as soon as a thread stops on an error, or
+    at ``timeout`` with what was seen last.
+    """
+    deadline = clock() + timeout
+    token = sent = None
+    lag = None
+    status = None
+    while True:
+        rows = query_rows(replica, dialect.show_replica_status())
+        status = normalize_replica_status(rows[0] if rows else None)
+        if not status:
+            raise ReplicationError('the replica has no replication configured any more (someone removed it meanwhile)')
+        stopped_on_error = ((status['sql_running'] == 'No' and status['last_sql_errno'])
+                            or (status['io_running'] == 'No' and status['last_io_errno']))
+        if stopped_on_error:
+            raise ReplicationError(explain_replica_error(status))
+        now = clock()
+        if status['running']:
+            if token is None:
+                token, sent = heartbeat.beat(), clock()
+            elif heartbeat.arrived(token):
+                lag = round(clock() - sent, 3)
+                if lag <= max_lag:
+                    return lag, status
+                token = None
+            elif now - sent > max_lag:
+                lag = round(now - sent, 3)
+        if now >= deadline:
+            break
+        sleep(POLL_INTERVAL)
+    explanation = explain_replica_error(status)
+    if explanation:
+        raise ReplicationError('replication did not catch up within wait_timeout (%ss): %s' % (timeout, explanation))
+    if not status['running']:
+        raise ReplicationError('the replication threads do not run after wait_timeout (%ss): IO thread %s, SQL thread %s'
+                               % (timeout, status['io_running'], status['sql_running']))
+    raise ReplicationError('the replica is still more than max_lag (%ss) behind the primary after wait_timeout (%ss):'
+                           ' last heartbeat lag %ss; raise wait_timeout or max_lag' % (max_lag, timeout, lag))
+
+
+def status_summary(status, gtid):
+    """The ``status`` return value: threads, errors and GTID positions."""
+    summary = dict(gtid)
+    if status:
+        for key in ('io_running', 'sql_running', 'running', 'io_state', 'seconds_behind', 'last_io_errno', 'last_io_error',
+                    'last_sql_errno', 'last_sql_error', 'using_gtid', 'gtid_io_pos', 'retrieved_gtid_set'):
+            if key in status:
+                summary[key] = status[key]
+    else:
+        summary.update(io_running='No', sql_running='No', running=False)
+    return summary
+
+
+# -- The replication module -----------------------------------------------------------------------------------
+
+class ReplicationTask:
+    """One run of ``mysql_replication``: validate, plan, apply, wait."""
+
+    def __init__(self, module, docker_client_factory=None):
+        self.module = module
+        self.params = module.params
+        self.docker_client_factory = docker_client_factory
+        self.result = dict(changed=False, queries=[], seeded=False)
+        self.replica = None
+        self.primary = None
+
+    def fail(self, msg):
+        self.module.fail_json(msg=' '.join(to_native(msg).split()), **self.result)
+
+    def close(self):
+        for connection in (self.replica, self.primary):
+            if connection is not None:
+                try:
+                    connection.close()
+                except Exception:  # pylint: disable=broad-except
+                    pass
+
+    def run(self):
+        try:
+            self._run()
+        except (MySQLError, ReplicationError) as exc:
+            self.close()
+            self.fail(str(exc))
+        except Exception as exc:  # pylint: disable=broad-except
+            # A PyMySQL error in the middle of a run: keep its number and text, never a traceback with values.
+            self.close()
+            args = getattr(exc, 'args', ())
+            if args and isinstance(args[0], int) and len(args) > 1:
+                self.fail('MySQL error %d: %s' % (args[0], to_native(args[1])))
+            raise
+        self.close()
+        self.module.exit_json(**self.result)
+
+    def _run(self):
+        params = self.params
+        self.replica = connect(params)
+        dialect = read_dialect(self.replica)
+        facts = read_replica(self.replica, dialect)
+        self.result['role_before'] = detect_role(facts['status'], facts['log_bin'], facts['read_only'])
+        address = None
+        if params['state'] != 'absent':
+            address = server_address(primary_login(params))
+            plan = plan_replica(params, dialect, facts)
+            self._check_primary(dialect, facts, plan, address)
+        else:
+            plan = plan_replica(params, dialect, facts)
+        steps = plan['steps']
+        self.result['queries'] = plan_queries(dialect, steps)
+        self.result['settings'] = plan['after']['settings']
+        self.result['changed'] = bool(steps)
+        if self.module._diff:
+            self.result['diff'] = dict(before=plan['before'], after=plan['after'])
+        if plan['seed']:
+            self.result['seed_reason'] = plan['reason']
+        if self.module.check_mode:
+            self.result['status'] = status_summary(facts['status'], facts['gtid'])
+            return
+
+        executed = []
+        position = None
+        for kind, statement in steps:
+            if kind == 'sql':
+                with self.replica.cursor() as cursor:
+                    run(cursor, statement)
+                executed.append(masked(*statement))
+            elif kind == 'seed':
+                position, figures = run_seed(self._runner(), params, dialect, address)
+                self.result['seeded'] = True
+                self.result['seed'] = figures
+                self.result['seed']['gtid_position'] = position
+            elif kind == 'position':
+                for item in dialect.set_gtid_position(position):
+                    with self.replica.cursor() as cursor:
+                        run(cursor, item)
+                    executed.append(masked(*item))
+            self.result['queries'] = executed
+        if plan['seed']:
+            placeholders = ', '.join(['%s'] * len(SYSTEM_SCHEMAS))
+            rows = query_rows(self.replica, (
+                'SELECT COALESCE(SUM(TABLE_ROWS), 0) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA NOT IN (%s)'
+                % placeholders, SYSTEM_SCHEMAS))
+            self.result['seed']['rows_estimate'] = int(rows[0]['n'])
+
+        if params['state'] == 'running':
+            heartbeat = Heartbeat(self.primary, self.replica, facts['server_id'])
+            lag, status = wait_for_replica(self.replica, dialect, heartbeat, params['max_lag'], params['wait_timeout'])
+            self.result['lag'] = lag
+        else:
+            rows = query_rows(self.replica, dialect.show_replica_status())
+            status = normalize_replica_status(rows[0] if rows else None)
+        gtid = dict((key, _text(value)) for key, value in query_rows(self.replica, dialect.gtid_query())[0].items())
+        self.result['status'] = status_summary(status, gtid)
+        self.result['settings'] = current_settings(status)
+
+    def _check_primary(self, dialect, facts, plan, address):
+        """Validate the primary before anything changes on the replica."""
+        params = self.params
+        if params['state'] == 'stopped' and not plan['steps']:
+            return
+        replication = connect(primary_login(params), PRIMARY_REPLICATION_NAMES)
+        try:
+            check_replication_account(replication, params)
+        finally:
+            replication.close()
+        self.primary = connect(primary_login(params, admin=True), PRIMARY_ADMIN_NAMES)
+        primary_dialect = read_dialect(self.primary)
+        if primary_dialect.flavour != dialect.flavour:
+            raise ReplicationError('the primary %s runs %s and the replica %s: both must be the same flavour'
+                                   % (address, primary_dialect.server.text, dialect.server.text))
+        primary = read_primary(self.primary, primary_dialect)
+        if primary['log_bin'].lower() not in ('1', 'on'):
+            raise ReplicationError('the primary %s has no binary log (log_bin is off): turn it on to replicate from it'
+                                   % address)
+        if primary['server_id'] == facts['server_id']:
+            raise ReplicationError('the primary %s and the replica have the same server_id %d: give each server its own'
+                                   % (address, facts['server_id']))
+        if plan['seed']:
+            return
+        errant = None
+        if not dialect.is_mariadb:
+            rows = query_rows(self.primary, mysql_errant_gtids_query(facts['gtid'].get('gtid_executed', ''),
+                                                                     primary.get('gtid_executed', '')))
+            errant = _text(rows[0]['errant'])
+            rows = query_rows(self.primary, ('SELECT GTID_SUBTRACT(%s, %s) AS missing',
+                                             (primary.get('gtid_purged', ''), facts['gtid'].get('gtid_executed', ''))))
+            primary['missing_for_replica'] = _text(rows[0]['missing'])
+        problem = gtid_problem(dialect, facts, primary, address, errant)
+        if problem:
+            raise ReplicationError(problem)
+
+    def _runner(self):
+        container = self.params.get('seed_container')
+        if not container:
+            if not shutil.which('bash'):
+                raise ReplicationError('seeding needs seed_container (the container of the replica server) or bash,'
+                                       ' mariadb-dump and mariadb on this host')
+            return LocalRunner()
+        client = self.docker_client_factory(self.module, self.params['docker_host'])
+        return ContainerRunner(client, container)
+
+
+def run_replication(docker_client_factory):
+    """Run ``mysql_replication``; ``docker_client_factory(module, docker_host)`` returns a connected Docker client."""
+    module = AnsibleModule(argument_spec=replication_argument_spec(), **REPLICATION_MODULE_KWARGS)
+    ReplicationTask(module, docker_client_factory).run()
+
+
+# -- The info module ------------------------------------------------------------------------------------------
+
+def run_replication_info():
+    """Run ``mysql_replication_info``: read only, never changes anything."""
+    module = AnsibleModule(argument_spec=info_argument_spec(), **INFO_MODULE_KWARGS)
+    connection = None
+    try:
+        connection = connect(module.params)
+        module.exit_json(changed=False, **read_info(connection))
+    except MySQLError as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    finally:
+        if connection is not None:
+            connection.close()
+
+
+def read_info(connection):
+    """Everything ``mysql_replication_info`` returns, read from one server."""
+    dialect = read_dialect(connection)
+    rows = query_rows(connection, dialect.show_replica_status())
+    status = normalize_replica_status(rows[0] if rows else None)
+    gtid = dict((key, _text(value)) for key, value in query_rows(connection, dialect.gtid_query())[0].items())
+    settings = query_rows(connection, dialect.server_settings_query())[0]
+    read_only = _text(settings['read_only']).lower() in ('1', 'on')
+    try:
+        hosts = query_rows(connection, dialect.show_replica_hosts())
+    except Exception:  # pylint: disable=broad-except
+        # Without REPLICATION MASTER ADMIN / REPLICATION SLAVE ADMIN the list is refused: count the dump threads.
+        hosts = query_rows(connection, (
+            "SELECT HOST AS Host FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%%'", ()))
+    replicas = []
+    for row in hosts:
+        replicas.append(dict((key.lower(), _text(value) if not isinstance(value, int) else value) for key, value in row.items()))
+    info = dict(
+        role=detect_role(status, settings['log_bin'], settings['read_only'], len(replicas)),
+        flavour=dialect.flavour,
+        version='.'.join(str(part) for part in dialect.version),
+        server_version=dialect.server.text,
+        server_id=int(settings['server_id']),
+        read_only=read_only,
+        log_bin=_text(settings['log_bin']).lower() in ('1', 'on'),
+        replicas=replicas,
+        replica_count=len(replicas),
+        gtid=gtid,
+        configured=is_configured_replica(status),
+        source={},
+        heartbeat_age=None,
+        heartbeat_ts=None,
+    )
+    if status:
+        info['source'] = dict(host=status['source_host'], port=status['source_port'], user=status['source_user'])
+        info.update(
+            io_running=status['io_running'],
+            sql_running=status['sql_running'],
+            running=status['running'],
+            io_state=status['io_state'],
+            seconds_behind_master=status['seconds_behind'],
+            last_io_errno=status['last_io_errno'],
+            last_io_error=status['last_io_error'],
+            last_sql_errno=status['last_sql_errno'],
+            last_sql_error=status['last_sql_error'],
+            using_gtid=status['using_gtid'],
+            error=explain_replica_error(status),
+        )
+        for key in ('gtid_io_pos', 'retrieved_gtid_set'):
+            if key in status:
+                info['gtid'][key] = status[key]
+    else:
+        info.update(io_running='No', sql_running='No', running=False, io_state='', seconds_behind_master=None,
+                    last_io_errno=0, last_io_error='', last_sql_errno=0, last_sql_error='', using_gtid='no', error=None)
+    try:
+        rows = query_rows(connection, (
+            'SELECT MAX(ts) AS ts, TIMESTAMPDIFF(MICROSECOND, MAX(ts), UTC_TIMESTAMP(6)) AS age FROM %s'
+            % Heartbeat.table, ()))
+    except Exception:  # pylint: disable=broad-except
+        rows = []
+    if rows and rows[0]['ts'] is not None:
+        info['heartbeat_ts'] = _text(rows[0]['ts'])
+        info['heartbeat_age'] = round(int(rows[0]['age']) / 1e6, 3)
+    return info
