@@ -82,8 +82,10 @@ PRIMARY_ADMIN_NAMES = dict(role='primary', host='primary_host', port='primary_po
 #: Placeholder shown in check mode for the GTID position a seed will find in its dump.
 SNAPSHOT_POSITION = '<GTID position of the snapshot>'
 
-#: Seconds between two looks at the replica while waiting.
+#: Seconds between two looks at the replica while waiting; in the first second after a heartbeat, the
+#: replica is looked at more often, so that a small lag is measured finely.
 POLL_INTERVAL = 0.2
+FAST_POLL_INTERVAL = 0.01
 
 
 class ReplicationError(Exception):
@@ -707,7 +709,7 @@ def wait_for_replica(replica, dialect, heartbeat, max_lag, timeout, clock=time.m
                 lag = round(now - sent, 3)
         if now >= deadline:
             break
-        sleep(POLL_INTERVAL)
+        sleep(FAST_POLL_INTERVAL if token is not None and now - sent < 1 else POLL_INTERVAL)
     explanation = explain_replica_error(status)
     if explanation:
         raise ReplicationError('replication did not catch up within wait_timeout (%ss): %s' % (timeout, explanation))
@@ -823,8 +825,10 @@ class ReplicationTask:
 
         if params['state'] == 'running':
             heartbeat = Heartbeat(self.primary, self.replica, facts['server_id'])
+            started = time.monotonic()
             lag, status = wait_for_replica(self.replica, dialect, heartbeat, params['max_lag'], params['wait_timeout'])
             self.result['lag'] = lag
+            self.result['wait_seconds'] = round(time.monotonic() - started, 3)
         else:
             rows = query_rows(self.replica, dialect.show_replica_status())
             status = normalize_replica_status(rows[0] if rows else None)

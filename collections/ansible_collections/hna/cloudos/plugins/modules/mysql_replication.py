@@ -285,6 +285,13 @@ lag:
   returned: with O(state=running), unless in check mode
   type: float
   sample: 0.214
+wait_seconds:
+  description:
+    - Seconds the module waited after its changes for both threads to run and the lag to drop to O(max_lag) (the
+      catch-up time after a seed or a pause).
+  returned: with O(state=running), unless in check mode
+  type: float
+  sample: 1.3
 seeded:
   description: Whether the replica was seeded by this run.
   returned: always

@@ -504,6 +504,7 @@ def servers(monkeypatch):
 
     monkeypatch.setattr(repl, 'connect', fake_connect)
     monkeypatch.setattr(repl, 'POLL_INTERVAL', 0)
+    monkeypatch.setattr(repl, 'FAST_POLL_INTERVAL', 0)
     return primary, replica
 
 
