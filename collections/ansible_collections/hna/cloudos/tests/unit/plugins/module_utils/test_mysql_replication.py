@@ -621,3 +621,69 @@ def test_info_of_a_replica_and_of_a_primary(servers):
     info = repl.read_info(FakeConnection(primary))
     assert info['role'] == 'primary' and not info['configured'] and info['io_running'] == 'No'
     assert info['flavour'] == 'mariadb' and info['version'] == '10.11.6'
+
+
+class FakeDockerAPI:
+    def __init__(self, state=None, error=None):
+        self.state = state
+        self.error = error
+        self.calls = []
+
+    def inspect_container(self, name):
+        self.calls.append(('inspect_container', name))
+        if self.error:
+            raise self.error
+        return dict(State=self.state)
+
+
+class FakeDockerClient:
+    docker_host = 'unix:///var/run/docker.sock'
+
+    def __init__(self, api):
+        self.api = api
+        self.closed = False
+
+    def close(self):
+        self.closed = True
+
+
+def run_seeding_module(servers, module_args, module_exits, api, check=False):
+    primary, replica = servers
+    replica.status = None
+    replica.tables = 0
+    replica.gtid_slave_pos = replica.gtid_binlog_pos = replica.state = ''
+    client = FakeDockerClient(api)
+    args = module_params()
+    if check:
+        args['_ansible_check_mode'] = True
+    with module_args(args):
+        try:
+            repl.run_replication(lambda module, docker_host: client)
+        except (module_exits[0], module_exits[1]) as exc:
+            return exc.result, client
+    raise AssertionError('the module did not exit')
+
+
+def test_seed_container_that_does_not_run_fails_before_any_change(servers, module_args, module_exits):
+    result, client = run_seeding_module(servers, module_args, module_exits, FakeDockerAPI(state=dict(Running=False,
+                                                                                                     Status='exited')))
+    assert result['failed'] and result['changed'] is False and result['queries'] == []
+    assert result['msg'] == ('seed_container mysql on unix:///var/run/docker.sock does not run (status exited): the seed'
+                             ' runs inside the container of the replica server')
+    assert not any(line.startswith(('RESET', 'SET', 'CHANGE', 'START')) for line in servers[1].log)
+    assert client.closed
+
+
+def test_seed_container_engine_error_is_one_line(servers, module_args, module_exits):
+    result, client = run_seeding_module(servers, module_args, module_exits,
+                                        FakeDockerAPI(error=RuntimeError('404 Client Error: No such container: mysql')))
+    assert result['failed'] and result['msg'].startswith('seed_container mysql on unix:///var/run/docker.sock: could not'
+                                                         ' inspect it: 404 Client Error')
+
+
+def test_seed_in_check_mode_looks_at_the_container_only(servers, module_args, module_exits):
+    api = FakeDockerAPI(state=dict(Running=True, Status='running'))
+    result, client = run_seeding_module(servers, module_args, module_exits, api, check=True)
+    assert result['changed'] is True and result['seed_reason'] == 'empty' and 'failed' not in result
+    assert api.calls == [('inspect_container', 'mysql')] and client.closed
+    assert "SET GLOBAL gtid_slave_pos = '<GTID position of the snapshot>'" in result['queries']
