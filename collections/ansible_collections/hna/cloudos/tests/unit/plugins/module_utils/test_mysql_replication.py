@@ -687,3 +687,97 @@ def test_seed_in_check_mode_looks_at_the_container_only(servers, module_args, mo
     assert result['changed'] is True and result['seed_reason'] == 'empty' and 'failed' not in result
     assert api.calls == [('inspect_container', 'mysql')] and client.closed
     assert "SET GLOBAL gtid_slave_pos = '<GTID position of the snapshot>'" in result['queries']
+
+
+# -- MySQL 8.4 ---------------------------------------------------------------------------------------------------
+
+UUID_P = '3e11fa47-71ca-11e1-9e33-c80aa9429562'
+UUID_R = '7a21b3c4-71ca-11e1-9e33-c80aa9429562'
+
+
+def mysql_status(**overrides):
+    row = {
+        'Replica_IO_State': 'Waiting for source to send event', 'Source_Host': '10.231.0.11', 'Source_User': 'repl',
+        'Source_Port': 3306, 'Connect_Retry': 60, 'Replica_IO_Running': 'Yes', 'Replica_SQL_Running': 'Yes',
+        'Source_SSL_Allowed': 'No', 'Source_SSL_CA_File': '', 'Source_SSL_Cert': '', 'Source_SSL_Key': '',
+        'Seconds_Behind_Source': 0, 'Source_SSL_Verify_Server_Cert': 'No', 'Last_IO_Errno': 0, 'Last_IO_Error': '',
+        'Last_SQL_Errno': 0, 'Last_SQL_Error': '', 'Retrieved_Gtid_Set': UUID_P + ':1-100',
+        'Executed_Gtid_Set': UUID_P + ':1-100', 'Auto_Position': 1, 'Get_Source_public_key': 0,
+    }
+    row.update(overrides)
+    return row
+
+
+class FakeMySQL(FakeMariaDB):
+    """MySQL 8.4: other version, status columns, GTID sets; GTID_SUBTRACT answered from a table of the test."""
+
+    def __init__(self, server_id, executed, purged='', subtract=None, **kwargs):
+        super().__init__(server_id, **kwargs)
+        self.executed = executed
+        self.purged = purged
+        self.subtract = subtract or {}
+
+    def answer(self, sql, args):
+        if sql.startswith('SELECT VERSION()'):
+            return [dict(version='8.4.3', version_comment='MySQL Community Server - GPL')]
+        if sql.startswith('SHOW REPLICA STATUS'):
+            return [dict(self.status)] if self.status else []
+        if sql.startswith('SELECT @@GLOBAL.gtid_executed'):
+            return [dict(gtid_executed=self.executed, gtid_purged=self.purged)]
+        if sql.startswith('SELECT GTID_SUBTRACT'):
+            name = 'errant' if 'AS errant' in sql else 'missing'
+            return [{name: self.subtract.get(tuple(args), '')}]
+        if sql.startswith(('SHOW BINARY LOGS', 'SELECT @@GLOBAL.gtid_binlog_state', 'SELECT BINLOG_GTID_POS')):
+            raise AssertionError('MariaDB statement sent to MySQL: %s' % sql)
+        if sql.startswith('CHANGE REPLICATION SOURCE TO'):
+            self.status = mysql_status(Source_Host=args[0], Source_Port=args[1], Source_User=args[2],
+                                       Replica_IO_Running='No', Replica_SQL_Running='No')
+            return []
+        if sql == 'START REPLICA':
+            self.status.update(Replica_IO_Running='Yes', Replica_SQL_Running='Yes')
+            return []
+        return super().answer(sql, args)
+
+
+@pytest.fixture
+def mysql_servers(monkeypatch):
+    primary = FakeMySQL(1, UUID_P + ':1-100', purged=UUID_P + ':1-20', read_only=False, tables=2)
+    replica = FakeMySQL(2, UUID_P + ':1-100', status=mysql_status(), read_only=True, tables=2)
+    replica.primary = primary
+    monkeypatch.setattr(repl, 'connect', lambda login, names=None: FakeConnection(
+        primary if login['login_host'] == '10.231.0.11' else replica))
+    monkeypatch.setattr(repl, 'POLL_INTERVAL', 0)
+    monkeypatch.setattr(repl, 'FAST_POLL_INTERVAL', 0)
+    return primary, replica
+
+
+def test_mysql_rerun_is_unchanged(mysql_servers, module_args, module_exits):
+    primary, replica = mysql_servers
+    result = run_module(module_args, module_exits)
+    assert result['changed'] is False and 'failed' not in result and result['lag'] is not None
+    assert result['status']['gtid_executed'] == UUID_P + ':1-100'
+    assert ('SELECT GTID_SUBTRACT(%r, %r) AS errant' % (UUID_P + ':1-100', UUID_P + ':1-100')) in primary.log
+
+
+def test_mysql_new_source_uses_change_replication_source(mysql_servers, module_args, module_exits):
+    primary, replica = mysql_servers
+    result = run_module(module_args, module_exits, primary_port=3307, primary_get_public_key=True)
+    assert result['queries'] == [
+        'STOP REPLICA',
+        "CHANGE REPLICATION SOURCE TO SOURCE_HOST = '10.231.0.11', SOURCE_PORT = 3307, SOURCE_USER = 'repl',"
+        " SOURCE_PASSWORD = '********', GET_SOURCE_PUBLIC_KEY = 1, SOURCE_AUTO_POSITION = 1",
+        'START REPLICA',
+    ]
+
+
+def test_mysql_errant_and_purged_gtids(mysql_servers, module_args, module_exits):
+    primary, replica = mysql_servers
+    replica.executed = UUID_P + ':1-100,' + UUID_R + ':1-3'
+    primary.subtract[(replica.executed, primary.executed)] = UUID_R + ':1-3'
+    result = run_module(module_args, module_exits)
+    assert result['failed'] and ('errant GTIDs %s:1-3' % UUID_R) in result['msg']
+    replica.executed = UUID_P + ':1-10'
+    primary.subtract[(primary.purged, replica.executed)] = UUID_P + ':11-20'
+    result = run_module(module_args, module_exits)
+    assert result['failed'] and 'purged' in result['msg'] and UUID_P + ':11-20' in result['msg']
+    assert 'reseed: true' in result['msg']
