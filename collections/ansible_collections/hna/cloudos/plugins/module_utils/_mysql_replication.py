@@ -20,6 +20,11 @@ The replication module works in four steps:
    the GTID position the dump itself recorded;
 4. wait until both threads run and a heartbeat row written on the primary shows up on the replica
    within ``max_lag`` seconds (:class:`Heartbeat`).
+
+Why not build on ``community.mysql.mysql_replication``: it runs one imperative ``mode`` per task, has no
+check mode, reports a change whenever it is asked to change the primary, and neither checks the primary,
+seeds, nor waits; the declarative comparison, the checks and the wait are the point of this module, and
+they need the status, GTID and dialect helpers of ``_mysql`` anyway.
 """
 
 from __future__ import annotations

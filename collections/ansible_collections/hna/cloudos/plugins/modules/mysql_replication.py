@@ -192,6 +192,9 @@ notes:
     reference manual; the module is tested for real against MariaDB 10.11.
   - After a seed, the replica holds the accounts of the primary (the C(mysql) schema is copied); use the primary's
     passwords to log in to it.
+  - Any write on the replica that enters its binary log (an account or a schema created there by a configuration tool,
+    for example) is a transaction the primary lacks, which the module reports as errant. Tools that write on a replica
+    should do it with C(SET SESSION sql_log_bin = 0), or only on the primary.
 requirements:
   - The Docker SDK for Python on the host of the module when O(seed_container) is used.
 seealso:
