@@ -755,8 +755,6 @@ def wait_for_replica(replica, dialect, heartbeat, max_lag, timeout, clock=time.m
                 if lag <= max_lag:
                     return lag, status
                 token = None
-            elif now - sent > max_lag:
-                lag = round(now - sent, 3)
         if now >= deadline:
             break
         sleep(FAST_POLL_INTERVAL if token is not None and now - sent < 1 else POLL_INTERVAL)
@@ -766,8 +764,13 @@ def wait_for_replica(replica, dialect, heartbeat, max_lag, timeout, clock=time.m
     if not status['running']:
         raise ReplicationError('the replication threads do not run after wait_timeout (%ss): IO thread %s, SQL thread %s'
                                % (timeout, status['io_running'], status['sql_running']))
-    raise ReplicationError('the replica is still more than max_lag (%ss) behind the primary after wait_timeout (%ss):'
-                           ' last heartbeat lag %ss; raise wait_timeout or max_lag' % (max_lag, timeout, lag))
+    if token is not None:
+        seen = 'the last heartbeat, written %.1fs ago, has not reached it yet' % (clock() - sent)
+    else:
+        seen = 'the last heartbeat took %ss' % lag
+    raise ReplicationError('the replica is still more than max_lag (%ss) behind the primary after wait_timeout (%ss): %s;'
+                           ' Seconds_Behind_Master %s; raise wait_timeout or max_lag'
+                           % (max_lag, timeout, seen, status.get('seconds_behind')))
 
 
 def status_summary(status, gtid):
