@@ -650,8 +650,13 @@ def seed_option_files(params, flavour):
     primary = dict((key, value) for key, value in primary.items() if key not in ('ca_cert', 'client_cert', 'client_key'))
     replica = dict(login_user=params.get('login_user') or 'root', login_password=params.get('login_password'),
                    login_unix_socket=params.get('seed_socket') or '/run/mysqld/mysqld.sock')
+    primary_file = option_file_content(primary, 'client', flavour)
+    if params.get('primary_ssl') or params.get('primary_ssl_ca'):
+        # Encrypted like the replica's own connection; the certificate files are not in the container, so the
+        # dump cannot check the primary's certificate.
+        primary_file += 'ssl\n' if flavour == MARIADB else 'ssl-mode=REQUIRED\n'
     return {
-        'primary.cnf': option_file_content(primary, 'client', flavour),
+        'primary.cnf': primary_file,
         'replica.cnf': option_file_content(replica, 'client', flavour),
     }
 

@@ -87,6 +87,8 @@ options:
   primary_ssl:
     description:
       - Whether the replica connects to the primary with TLS. Not managed when not set.
+      - With it (or O(primary_ssl_ca)), the dump of a seed connects with TLS too, without checking the primary's
+        certificate (the certificate files are on the host, not in O(seed_container)).
     type: bool
   primary_ssl_ca:
     description:

@@ -311,6 +311,11 @@ def test_seed_option_files_hold_the_passwords():
     assert 'user="admin"' in files['primary.cnf'] and 'password="adm\\"pw"' in files['primary.cnf']
     assert 'host="10.231.0.11"' in files['primary.cnf'] and 'protocol=TCP' in files['primary.cnf']
     assert 'socket="/run/mysqld/mysqld.sock"' in files['replica.cnf'] and 'host=' not in files['replica.cnf']
+    assert '\nssl' not in files['primary.cnf']
+    files = repl.seed_option_files(params(primary_ssl=True, primary_ssl_ca='/etc/mysql/ca.pem'), _mysql.MARIADB)
+    assert files['primary.cnf'].endswith('\nssl\n') and 'ssl-ca' not in files['primary.cnf']
+    files = repl.seed_option_files(params(primary_ssl=True), _mysql.MYSQL)
+    assert files['primary.cnf'].endswith('\nssl-mode=REQUIRED\n')
 
 
 def test_seed_failure_lines():
