@@ -20,6 +20,11 @@ The replication module works in four steps:
    the GTID position the dump itself recorded;
 4. wait until both threads run and a heartbeat row written on the primary shows up on the replica
    within ``max_lag`` seconds (:class:`Heartbeat`).
+
+Why not build on ``community.mysql.mysql_replication``: it runs one imperative ``mode`` per task, has no
+check mode, reports a change whenever it is asked to change the primary, and neither checks the primary,
+seeds, nor waits; the declarative comparison, the checks and the wait are the point of this module, and
+they need the status, GTID and dialect helpers of ``_mysql`` anyway.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import uuid
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import error_text
 from ansible_collections.hna.cloudos.plugins.module_utils._mysql import (
     ER_ACCESS_DENIED,
     MARIADB,
@@ -82,8 +88,10 @@ PRIMARY_ADMIN_NAMES = dict(role='primary', host='primary_host', port='primary_po
 #: Placeholder shown in check mode for the GTID position a seed will find in its dump.
 SNAPSHOT_POSITION = '<GTID position of the snapshot>'
 
-#: Seconds between two looks at the replica while waiting.
+#: Seconds between two looks at the replica while waiting; in the first second after a heartbeat, the
+#: replica is looked at more often, so that a small lag is measured finely.
 POLL_INTERVAL = 0.2
+FAST_POLL_INTERVAL = 0.01
 
 
 class ReplicationError(Exception):
@@ -530,40 +538,84 @@ def _read_archive(data):
 
 
 class ContainerRunner:
-    """Runs the seed inside the replica's container through the Docker engine (exec, put_archive, get_archive)."""
+    """Runs the seed inside the replica's container through the Docker engine (exec, put_archive, get_archive).
 
-    def __init__(self, client, container):
+    Every engine error becomes a :class:`ReplicationError` of one line naming the container.
+    """
+
+    def __init__(self, client, container, warn=None):
         self.client = client
         self.api = client.api
         self.container = container
+        self.warn = warn or (lambda message: None)
         self.directory = '/tmp/hna-seed-%s' % uuid.uuid4().hex
 
+    def _call(self, what, function, *args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except Exception as exc:  # pylint: disable=broad-except
+            # docker.errors.* and requests errors: one line, whatever the SDK raised.
+            raise ReplicationError('seed_container %s on %s: could not %s: %s'
+                                   % (self.container, self.client.docker_host, what, error_text(exc))) from None
+
+    def check(self):
+        """Fail unless the container exists and runs (before anything changes on the replica)."""
+        state = self._call('inspect it', self.api.inspect_container, self.container).get('State') or {}
+        if not state.get('Running'):
+            raise ReplicationError('seed_container %s on %s does not run (status %s): the seed runs inside the container'
+                                   ' of the replica server' % (self.container, self.client.docker_host,
+                                                               state.get('Status', 'unknown')))
+
     def put(self, files):
-        self.api.put_archive(self.container, '/', _archive(self.directory.lstrip('/'), files))
+        self._call('copy the option files into it', self.api.put_archive, self.container, '/',
+                   _archive(self.directory.lstrip('/'), files))
 
     def run(self, script, timeout):
-        exec_id = self.api.exec_create(self.container, ['bash', '-c', script], stdout=False, stderr=False)['Id']
-        self.api.exec_start(exec_id, detach=True)
+        exec_id = self._call('start the seed in it', self.api.exec_create, self.container, ['bash', '-c', script],
+                             stdout=False, stderr=False)['Id']
+        self._call('start the seed in it', self.api.exec_start, exec_id, detach=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not self.api.exec_inspect(exec_id).get('Running'):
+            if not self._call('follow the seed', self.api.exec_inspect, exec_id).get('Running'):
                 return
             time.sleep(1)
 
     def results(self):
-        stream, _stat = self.api.get_archive(self.container, self.directory + '/out')
+        stream, _stat = self._call('read the results of the seed', self.api.get_archive, self.container,
+                                   self.directory + '/out')
         return _read_archive(b''.join(stream))
 
     def cleanup(self):
-        exec_id = self.api.exec_create(self.container, ['rm', '-rf', self.directory], stdout=True, stderr=True)['Id']
-        self.api.exec_start(exec_id)
+        """Remove the option files and the results; never fails the task, warns instead."""
+        try:
+            exec_id = self.api.exec_create(self.container, ['rm', '-rf', self.directory], stdout=True, stderr=True)['Id']
+            self.api.exec_start(exec_id)
+            code = self.api.exec_inspect(exec_id).get('ExitCode')
+            if code:
+                raise RuntimeError('rm exited with %s' % code)
+        except Exception as exc:  # pylint: disable=broad-except
+            self.warn('could not remove %s from seed_container %s (%s): remove it, it holds option files with passwords'
+                      % (self.directory, self.container, error_text(exc)))
+
+    def close(self):
+        self.client.close()
 
 
 class LocalRunner:
     """Runs the seed on the host of the module (``mariadb-dump`` and ``mariadb`` installed there)."""
 
-    def __init__(self):
+    def __init__(self, flavour=MARIADB):
         self.directory = tempfile.mkdtemp(prefix='hna-seed-')
+        self.tools = ('bash', 'timeout', 'tee') + (('mariadb-dump', 'mariadb') if flavour == MARIADB else ('mysqldump', 'mysql'))
+
+    def check(self):
+        missing = [tool for tool in self.tools if not shutil.which(tool)]
+        if missing:
+            raise ReplicationError('seeding without seed_container runs on this host, which lacks %s: set seed_container'
+                                   ' to the container of the replica server' % ', '.join(missing))
+
+    def close(self):
+        self.cleanup()
 
     def put(self, files):
         for sub in ('cnf', 'out'):
@@ -598,8 +650,13 @@ def seed_option_files(params, flavour):
     primary = dict((key, value) for key, value in primary.items() if key not in ('ca_cert', 'client_cert', 'client_key'))
     replica = dict(login_user=params.get('login_user') or 'root', login_password=params.get('login_password'),
                    login_unix_socket=params.get('seed_socket') or '/run/mysqld/mysqld.sock')
+    primary_file = option_file_content(primary, 'client', flavour)
+    if params.get('primary_ssl') or params.get('primary_ssl_ca'):
+        # Encrypted like the replica's own connection; the certificate files are not in the container, so the
+        # dump cannot check the primary's certificate.
+        primary_file += 'ssl\n' if flavour == MARIADB else 'ssl-mode=REQUIRED\n'
     return {
-        'primary.cnf': option_file_content(primary, 'client', flavour),
+        'primary.cnf': primary_file,
         'replica.cnf': option_file_content(replica, 'client', flavour),
     }
 
@@ -703,19 +760,22 @@ def wait_for_replica(replica, dialect, heartbeat, max_lag, timeout, clock=time.m
                 if lag <= max_lag:
                     return lag, status
                 token = None
-            elif now - sent > max_lag:
-                lag = round(now - sent, 3)
         if now >= deadline:
             break
-        sleep(POLL_INTERVAL)
+        sleep(FAST_POLL_INTERVAL if token is not None and now - sent < 1 else POLL_INTERVAL)
     explanation = explain_replica_error(status)
     if explanation:
         raise ReplicationError('replication did not catch up within wait_timeout (%ss): %s' % (timeout, explanation))
     if not status['running']:
         raise ReplicationError('the replication threads do not run after wait_timeout (%ss): IO thread %s, SQL thread %s'
                                % (timeout, status['io_running'], status['sql_running']))
-    raise ReplicationError('the replica is still more than max_lag (%ss) behind the primary after wait_timeout (%ss):'
-                           ' last heartbeat lag %ss; raise wait_timeout or max_lag' % (max_lag, timeout, lag))
+    if token is not None:
+        seen = 'the last heartbeat, written %.1fs ago, has not reached it yet' % (clock() - sent)
+    else:
+        seen = 'the last heartbeat took %ss' % lag
+    raise ReplicationError('the replica is still more than max_lag (%ss) behind the primary after wait_timeout (%ss): %s;'
+                           ' Seconds_Behind_Master %s; raise wait_timeout or max_lag'
+                           % (max_lag, timeout, seen, status.get('seconds_behind')))
 
 
 def status_summary(status, gtid):
@@ -785,26 +845,41 @@ class ReplicationTask:
         else:
             plan = plan_replica(params, dialect, facts)
         steps = plan['steps']
-        self.result['queries'] = plan_queries(dialect, steps)
         self.result['settings'] = plan['after']['settings']
-        self.result['changed'] = bool(steps)
         if self.module._diff:
             self.result['diff'] = dict(before=plan['before'], after=plan['after'])
         if plan['seed']:
             self.result['seed_reason'] = plan['reason']
+        runner = None
+        if plan['seed']:
+            # The container (or the local tools) must be there before anything changes on the replica.
+            runner = self._runner(dialect)
+            try:
+                runner.check()
+            except ReplicationError:
+                runner.close()
+                raise
         if self.module.check_mode:
-            self.result['status'] = status_summary(facts['status'], facts['gtid'])
+            if runner is not None:
+                runner.close()
+            self.result.update(queries=plan_queries(dialect, steps), changed=bool(steps),
+                               status=status_summary(facts['status'], facts['gtid']))
             return
 
         executed = []
+        self.result['queries'] = executed
         position = None
         for kind, statement in steps:
+            self.result['changed'] = True
             if kind == 'sql':
                 with self.replica.cursor() as cursor:
                     run(cursor, statement)
                 executed.append(masked(*statement))
             elif kind == 'seed':
-                position, figures = run_seed(self._runner(), params, dialect, address)
+                try:
+                    position, figures = run_seed(runner, params, dialect, address)
+                finally:
+                    runner.close()
                 self.result['seeded'] = True
                 self.result['seed'] = figures
                 self.result['seed']['gtid_position'] = position
@@ -813,7 +888,6 @@ class ReplicationTask:
                     with self.replica.cursor() as cursor:
                         run(cursor, item)
                     executed.append(masked(*item))
-            self.result['queries'] = executed
         if plan['seed']:
             placeholders = ', '.join(['%s'] * len(SYSTEM_SCHEMAS))
             rows = query_rows(self.replica, (
@@ -823,8 +897,10 @@ class ReplicationTask:
 
         if params['state'] == 'running':
             heartbeat = Heartbeat(self.primary, self.replica, facts['server_id'])
+            started = time.monotonic()
             lag, status = wait_for_replica(self.replica, dialect, heartbeat, params['max_lag'], params['wait_timeout'])
             self.result['lag'] = lag
+            self.result['wait_seconds'] = round(time.monotonic() - started, 3)
         else:
             rows = query_rows(self.replica, dialect.show_replica_status())
             status = normalize_replica_status(rows[0] if rows else None)
@@ -868,15 +944,12 @@ class ReplicationTask:
         if problem:
             raise ReplicationError(problem)
 
-    def _runner(self):
+    def _runner(self, dialect):
         container = self.params.get('seed_container')
         if not container:
-            if not shutil.which('bash'):
-                raise ReplicationError('seeding needs seed_container (the container of the replica server) or bash,'
-                                       ' mariadb-dump and mariadb on this host')
-            return LocalRunner()
+            return LocalRunner(dialect.flavour)
         client = self.docker_client_factory(self.module, self.params['docker_host'])
-        return ContainerRunner(client, container)
+        return ContainerRunner(client, container, self.module.warn)
 
 
 def run_replication(docker_client_factory):

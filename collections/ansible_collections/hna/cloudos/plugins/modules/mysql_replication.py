@@ -87,6 +87,8 @@ options:
   primary_ssl:
     description:
       - Whether the replica connects to the primary with TLS. Not managed when not set.
+      - With it (or O(primary_ssl_ca)), the dump of a seed connects with TLS too, without checking the primary's
+        certificate (the certificate files are on the host, not in O(seed_container)).
     type: bool
   primary_ssl_ca:
     description:
@@ -192,6 +194,9 @@ notes:
     reference manual; the module is tested for real against MariaDB 10.11.
   - After a seed, the replica holds the accounts of the primary (the C(mysql) schema is copied); use the primary's
     passwords to log in to it.
+  - Any write on the replica that enters its binary log (an account or a schema created there by a configuration tool,
+    for example) is a transaction the primary lacks, which the module reports as errant. Tools that write on a replica
+    should do it with C(SET SESSION sql_log_bin = 0), or only on the primary.
 requirements:
   - The Docker SDK for Python on the host of the module when O(seed_container) is used.
 seealso:
@@ -285,6 +290,13 @@ lag:
   returned: with O(state=running), unless in check mode
   type: float
   sample: 0.214
+wait_seconds:
+  description:
+    - Seconds the module waited after its changes for both threads to run and the lag to drop to O(max_lag) (the
+      catch-up time after a seed or a pause).
+  returned: with O(state=running), unless in check mode
+  type: float
+  sample: 1.3
 seeded:
   description: Whether the replica was seeded by this run.
   returned: always

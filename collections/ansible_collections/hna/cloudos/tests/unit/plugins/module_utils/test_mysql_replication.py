@@ -311,6 +311,11 @@ def test_seed_option_files_hold_the_passwords():
     assert 'user="admin"' in files['primary.cnf'] and 'password="adm\\"pw"' in files['primary.cnf']
     assert 'host="10.231.0.11"' in files['primary.cnf'] and 'protocol=TCP' in files['primary.cnf']
     assert 'socket="/run/mysqld/mysqld.sock"' in files['replica.cnf'] and 'host=' not in files['replica.cnf']
+    assert '\nssl' not in files['primary.cnf']
+    files = repl.seed_option_files(params(primary_ssl=True, primary_ssl_ca='/etc/mysql/ca.pem'), _mysql.MARIADB)
+    assert files['primary.cnf'].endswith('\nssl\n') and 'ssl-ca' not in files['primary.cnf']
+    files = repl.seed_option_files(params(primary_ssl=True), _mysql.MYSQL)
+    assert files['primary.cnf'].endswith('\nssl-mode=REQUIRED\n')
 
 
 def test_seed_failure_lines():
@@ -504,6 +509,7 @@ def servers(monkeypatch):
 
     monkeypatch.setattr(repl, 'connect', fake_connect)
     monkeypatch.setattr(repl, 'POLL_INTERVAL', 0)
+    monkeypatch.setattr(repl, 'FAST_POLL_INTERVAL', 0)
     return primary, replica
 
 
@@ -606,7 +612,7 @@ def test_wait_times_out_with_the_lag(servers):
     replica.primary = None  # the heartbeat never arrives
     clock = iter(range(0, 1000, 1))
     heartbeat = repl.Heartbeat(FakeConnection(primary), FakeConnection(replica), 2)
-    with pytest.raises(repl.ReplicationError, match=r'still more than max_lag \(5.0s\) behind .* after wait_timeout \(20s\)'):
+    with pytest.raises(repl.ReplicationError, match=r'still more than max_lag \(5.0s\) behind .* after wait_timeout \(20s\): the last heartbeat, written'):
         repl.wait_for_replica(FakeConnection(replica), mariadb(), heartbeat, 5.0, 20, clock=lambda: next(clock),
                               sleep=lambda _: None)
 
@@ -620,3 +626,163 @@ def test_info_of_a_replica_and_of_a_primary(servers):
     info = repl.read_info(FakeConnection(primary))
     assert info['role'] == 'primary' and not info['configured'] and info['io_running'] == 'No'
     assert info['flavour'] == 'mariadb' and info['version'] == '10.11.6'
+
+
+class FakeDockerAPI:
+    def __init__(self, state=None, error=None):
+        self.state = state
+        self.error = error
+        self.calls = []
+
+    def inspect_container(self, name):
+        self.calls.append(('inspect_container', name))
+        if self.error:
+            raise self.error
+        return dict(State=self.state)
+
+
+class FakeDockerClient:
+    docker_host = 'unix:///var/run/docker.sock'
+
+    def __init__(self, api):
+        self.api = api
+        self.closed = False
+
+    def close(self):
+        self.closed = True
+
+
+def run_seeding_module(servers, module_args, module_exits, api, check=False):
+    primary, replica = servers
+    replica.status = None
+    replica.tables = 0
+    replica.gtid_slave_pos = replica.gtid_binlog_pos = replica.state = ''
+    client = FakeDockerClient(api)
+    args = module_params()
+    if check:
+        args['_ansible_check_mode'] = True
+    with module_args(args):
+        try:
+            repl.run_replication(lambda module, docker_host: client)
+        except (module_exits[0], module_exits[1]) as exc:
+            return exc.result, client
+    raise AssertionError('the module did not exit')
+
+
+def test_seed_container_that_does_not_run_fails_before_any_change(servers, module_args, module_exits):
+    result, client = run_seeding_module(servers, module_args, module_exits, FakeDockerAPI(state=dict(Running=False,
+                                                                                                     Status='exited')))
+    assert result['failed'] and result['changed'] is False and result['queries'] == []
+    assert result['msg'] == ('seed_container mysql on unix:///var/run/docker.sock does not run (status exited): the seed'
+                             ' runs inside the container of the replica server')
+    assert not any(line.startswith(('RESET', 'SET', 'CHANGE', 'START')) for line in servers[1].log)
+    assert client.closed
+
+
+def test_seed_container_engine_error_is_one_line(servers, module_args, module_exits):
+    result, client = run_seeding_module(servers, module_args, module_exits,
+                                        FakeDockerAPI(error=RuntimeError('404 Client Error: No such container: mysql')))
+    assert result['failed'] and result['msg'].startswith('seed_container mysql on unix:///var/run/docker.sock: could not'
+                                                         ' inspect it: 404 Client Error')
+
+
+def test_seed_in_check_mode_looks_at_the_container_only(servers, module_args, module_exits):
+    api = FakeDockerAPI(state=dict(Running=True, Status='running'))
+    result, client = run_seeding_module(servers, module_args, module_exits, api, check=True)
+    assert result['changed'] is True and result['seed_reason'] == 'empty' and 'failed' not in result
+    assert api.calls == [('inspect_container', 'mysql')] and client.closed
+    assert "SET GLOBAL gtid_slave_pos = '<GTID position of the snapshot>'" in result['queries']
+
+
+# -- MySQL 8.4 ---------------------------------------------------------------------------------------------------
+
+UUID_P = '3e11fa47-71ca-11e1-9e33-c80aa9429562'
+UUID_R = '7a21b3c4-71ca-11e1-9e33-c80aa9429562'
+
+
+def mysql_status(**overrides):
+    row = {
+        'Replica_IO_State': 'Waiting for source to send event', 'Source_Host': '10.231.0.11', 'Source_User': 'repl',
+        'Source_Port': 3306, 'Connect_Retry': 60, 'Replica_IO_Running': 'Yes', 'Replica_SQL_Running': 'Yes',
+        'Source_SSL_Allowed': 'No', 'Source_SSL_CA_File': '', 'Source_SSL_Cert': '', 'Source_SSL_Key': '',
+        'Seconds_Behind_Source': 0, 'Source_SSL_Verify_Server_Cert': 'No', 'Last_IO_Errno': 0, 'Last_IO_Error': '',
+        'Last_SQL_Errno': 0, 'Last_SQL_Error': '', 'Retrieved_Gtid_Set': UUID_P + ':1-100',
+        'Executed_Gtid_Set': UUID_P + ':1-100', 'Auto_Position': 1, 'Get_Source_public_key': 0,
+    }
+    row.update(overrides)
+    return row
+
+
+class FakeMySQL(FakeMariaDB):
+    """MySQL 8.4: other version, status columns, GTID sets; GTID_SUBTRACT answered from a table of the test."""
+
+    def __init__(self, server_id, executed, purged='', subtract=None, **kwargs):
+        super().__init__(server_id, **kwargs)
+        self.executed = executed
+        self.purged = purged
+        self.subtract = subtract or {}
+
+    def answer(self, sql, args):
+        if sql.startswith('SELECT VERSION()'):
+            return [dict(version='8.4.3', version_comment='MySQL Community Server - GPL')]
+        if sql.startswith('SHOW REPLICA STATUS'):
+            return [dict(self.status)] if self.status else []
+        if sql.startswith('SELECT @@GLOBAL.gtid_executed'):
+            return [dict(gtid_executed=self.executed, gtid_purged=self.purged)]
+        if sql.startswith('SELECT GTID_SUBTRACT'):
+            name = 'errant' if 'AS errant' in sql else 'missing'
+            return [{name: self.subtract.get(tuple(args), '')}]
+        if sql.startswith(('SHOW BINARY LOGS', 'SELECT @@GLOBAL.gtid_binlog_state', 'SELECT BINLOG_GTID_POS')):
+            raise AssertionError('MariaDB statement sent to MySQL: %s' % sql)
+        if sql.startswith('CHANGE REPLICATION SOURCE TO'):
+            self.status = mysql_status(Source_Host=args[0], Source_Port=args[1], Source_User=args[2],
+                                       Replica_IO_Running='No', Replica_SQL_Running='No')
+            return []
+        if sql == 'START REPLICA':
+            self.status.update(Replica_IO_Running='Yes', Replica_SQL_Running='Yes')
+            return []
+        return super().answer(sql, args)
+
+
+@pytest.fixture
+def mysql_servers(monkeypatch):
+    primary = FakeMySQL(1, UUID_P + ':1-100', purged=UUID_P + ':1-20', read_only=False, tables=2)
+    replica = FakeMySQL(2, UUID_P + ':1-100', status=mysql_status(), read_only=True, tables=2)
+    replica.primary = primary
+    monkeypatch.setattr(repl, 'connect', lambda login, names=None: FakeConnection(
+        primary if login['login_host'] == '10.231.0.11' else replica))
+    monkeypatch.setattr(repl, 'POLL_INTERVAL', 0)
+    monkeypatch.setattr(repl, 'FAST_POLL_INTERVAL', 0)
+    return primary, replica
+
+
+def test_mysql_rerun_is_unchanged(mysql_servers, module_args, module_exits):
+    primary, replica = mysql_servers
+    result = run_module(module_args, module_exits)
+    assert result['changed'] is False and 'failed' not in result and result['lag'] is not None
+    assert result['status']['gtid_executed'] == UUID_P + ':1-100'
+    assert ('SELECT GTID_SUBTRACT(%r, %r) AS errant' % (UUID_P + ':1-100', UUID_P + ':1-100')) in primary.log
+
+
+def test_mysql_new_source_uses_change_replication_source(mysql_servers, module_args, module_exits):
+    primary, replica = mysql_servers
+    result = run_module(module_args, module_exits, primary_port=3307, primary_get_public_key=True)
+    assert result['queries'] == [
+        'STOP REPLICA',
+        "CHANGE REPLICATION SOURCE TO SOURCE_HOST = '10.231.0.11', SOURCE_PORT = 3307, SOURCE_USER = 'repl',"
+        " SOURCE_PASSWORD = '********', GET_SOURCE_PUBLIC_KEY = 1, SOURCE_AUTO_POSITION = 1",
+        'START REPLICA',
+    ]
+
+
+def test_mysql_errant_and_purged_gtids(mysql_servers, module_args, module_exits):
+    primary, replica = mysql_servers
+    replica.executed = UUID_P + ':1-100,' + UUID_R + ':1-3'
+    primary.subtract[(replica.executed, primary.executed)] = UUID_R + ':1-3'
+    result = run_module(module_args, module_exits)
+    assert result['failed'] and ('errant GTIDs %s:1-3' % UUID_R) in result['msg']
+    replica.executed = UUID_P + ':1-10'
+    primary.subtract[(primary.purged, replica.executed)] = UUID_P + ':11-20'
+    result = run_module(module_args, module_exits)
+    assert result['failed'] and 'purged' in result['msg'] and UUID_P + ':11-20' in result['msg']
+    assert 'reseed: true' in result['msg']
