@@ -70,7 +70,7 @@ def fill(rows):
     done = 0
     while done < rows:
         batch = min(200_000, rows - done)
-        query(PRIMARY, 'INSERT INTO hnabench.t SELECT seq, MD5(seq), seq / 7, NOW() FROM seq_%d_to_%d' % (done + 1, done + batch))
+        query(PRIMARY, 'INSERT INTO hnabench.t SELECT seq, MD5(seq), seq / 7, NOW() FROM hnabench.seq_%d_to_%d' % (done + 1, done + batch))
         done += batch
     caught_up()
     return query(PRIMARY, "SELECT SUM(data_length + index_length) FROM information_schema.tables WHERE table_schema = 'hnabench'")[0][0]

@@ -81,6 +81,13 @@ def checksums(host, database):
     return out
 
 
+def roles_settle(primary, replica):
+    """Wait until `primary` is a primary and `replica` a replica only. Right after a switch the new
+    replica may still list the old one's dump thread among its replicas (role "both") for a moment."""
+    wait_for(lambda: info(primary)["role"] == "primary" and info(replica)["role"] == "replica",
+             30, f"{primary} to be the primary and {replica} its replica")
+
+
 def recap(stdout):
     return [line for line in stdout.splitlines() if " ok=" in line and " changed=" in line]
 
@@ -152,8 +159,7 @@ def lab_topology():
                    "seq BIGINT NOT NULL, written_to VARCHAR(32) NOT NULL, at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6))")
     yield
     # The lab ends as the inventory describes it: bj2-node1 primary, hz-node1 its replica.
-    assert info(PRIMARY)["role"] == "primary"
-    assert info(REPLICA)["role"] == "replica"
+    roles_settle(PRIMARY, REPLICA)
 
 
 def test_the_replica_in_the_other_cloud_runs_and_keeps_up():
@@ -238,14 +244,21 @@ def test_purged_gtids_are_refused_then_a_reseed_under_load_copies_identical_data
     query(PRIMARY, "DROP DATABASE IF EXISTS hnatest_seed")
     query(PRIMARY, "CREATE DATABASE hnatest_seed")
     query(PRIMARY, "CREATE TABLE hnatest_seed.big (id INT PRIMARY KEY, payload VARCHAR(100), n DOUBLE)")
-    query(PRIMARY, f"INSERT INTO hnatest_seed.big SELECT seq, MD5(seq), seq / 7 FROM seq_1_to_{SEED_ROWS}")
+    query(PRIMARY, f"INSERT INTO hnatest_seed.big SELECT seq, MD5(seq), seq / 7 FROM hnatest_seed.seq_1_to_{SEED_ROWS}")
     wait_for(lambda: caught_up(REPLICA, PRIMARY), 120, "the replica to catch up")
     query(REPLICA, "STOP SLAVE")
     query(PRIMARY, "CREATE TABLE hnatest_seed.missed (id INT PRIMARY KEY)")
-    query(PRIMARY, "INSERT INTO hnatest_seed.missed SELECT seq FROM seq_1_to_100")
+    query(PRIMARY, "INSERT INTO hnatest_seed.missed SELECT seq FROM hnatest_seed.seq_1_to_100")
     query(PRIMARY, "FLUSH BINARY LOGS")
     current = query(PRIMARY, "SHOW MASTER STATUS")[0][0]
-    query(PRIMARY, "PURGE BINARY LOGS TO %s", (current,))
+    # The primary keeps a binary log a dump thread still reads: wait for the stopped replica's to end.
+    wait_for(lambda: not query(PRIMARY, "SELECT id FROM information_schema.processlist WHERE command LIKE 'Binlog Dump%%'"),
+             60, "the replica's dump thread on the primary to end")
+    # The server also keeps a log until its transactions are checkpointed in InnoDB: purge until it goes.
+    def purged():
+        query(PRIMARY, "PURGE BINARY LOGS TO %s", (current,))
+        return [row[0] for row in query(PRIMARY, "SHOW BINARY LOGS")] == [current]
+    wait_for(purged, 60, "the primary to purge its older binary logs")
 
     before = _replica_settings()
     rc, result = run_module(REPLICA, "hna.cloudos.mysql_replication", replication_args(REPLICA, PRIMARY))
@@ -311,10 +324,9 @@ def test_switchover_under_write_load_loses_no_committed_row():
     finally:
         writer.finish()
     assert res.returncode == 0, res.stdout[-4000:]
-    assert info(REPLICA)["role"] == "primary"
+    roles_settle(REPLICA, PRIMARY)
     old = info(PRIMARY)
-    assert old["role"] == "replica" and old["source"]["host"] == ADDRESS[REPLICA]
-    assert old["read_only"] is True
+    assert old["source"]["host"] == ADDRESS[REPLICA] and old["read_only"] is True
 
     committed_on_new = query(REPLICA, "SELECT COUNT(*) FROM hnatest_load.`rows`")[0][0]
     assert committed_on_new == writer.committed, (committed_on_new, writer.committed, writer.failures)
@@ -326,7 +338,7 @@ def test_switchover_under_write_load_loses_no_committed_row():
     # And back, so that the lab is again as the inventory says.
     res = run_playbook("playbooks/db_switchover.yml", "-e", f"new_primary={PRIMARY}")
     assert res.returncode == 0, res.stdout[-4000:]
-    assert info(PRIMARY)["role"] == "primary" and info(REPLICA)["role"] == "replica"
+    roles_settle(PRIMARY, REPLICA)
 
 
 def test_failover_promotes_the_replica_and_fences_the_old_primary():
