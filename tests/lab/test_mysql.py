@@ -219,8 +219,11 @@ def _replica_settings():
 @pytest.mark.parametrize("case, override, expected", [
     ("wrong password", {"primary_password": "not-the-password"}, r"repl.*(denied|password)"),
     ("unreachable primary", {"primary_host": "10.231.0.99", "connect_timeout": 5}, r"10\.231\.0\.99:3306"),
+    ("account without the replication privilege", {"primary_user": "hnatest_norepl", "primary_password": "N0repl-lab-test"},
+     r"hnatest_norepl.*REPLICATION SLAVE"),
 ])
 def test_bad_input_fails_in_one_line_and_changes_nothing(case, override, expected):
+    query(PRIMARY, "CREATE USER IF NOT EXISTS 'hnatest_norepl'@'%' IDENTIFIED BY 'N0repl-lab-test'")
     before = _replica_settings()
     rc, result = run_module(REPLICA, "hna.cloudos.mysql_replication", replication_args(REPLICA, PRIMARY, **override))
     assert rc != 0, f"{case}: {result}"
