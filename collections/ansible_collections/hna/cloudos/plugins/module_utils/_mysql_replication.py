@@ -63,6 +63,7 @@ from ansible_collections.hna.cloudos.plugins.module_utils._mysql import (
     mysql_argument_spec,
     mysql_errant_gtids_query,
     normalize_replica_status,
+    parse_mariadb_gtid_pos,
     option_file_content,
     query_rows,
     quote_identifier,
@@ -734,6 +735,32 @@ class Heartbeat:
         return bool(rows) and _text(rows[0]['token']) == token
 
 
+class PositionHeartbeat:
+    """Lag measured without writing: the time until the replica holds the GTID position the primary has now.
+
+    For a read-only primary (one frozen for a switchover), where a heartbeat row written with the admin
+    account would become an errant transaction once another server takes over. Same interface as
+    :class:`Heartbeat`: the token is the primary's position.
+    """
+
+    def __init__(self, primary, replica, dialect):
+        self.primary = primary
+        self.replica = replica
+        self.dialect = dialect
+
+    def beat(self):
+        row = query_rows(self.primary, self.dialect.gtid_query())[0]
+        return _text(row['gtid_binlog_pos' if self.dialect.is_mariadb else 'gtid_executed'])
+
+    def arrived(self, token):
+        if self.dialect.is_mariadb:
+            have = parse_mariadb_gtid_pos(_text(query_rows(self.replica, self.dialect.gtid_query())[0]['gtid_slave_pos']))
+            return all(domain in have and have[domain][1] >= seq_no
+                       for domain, (_server_id, seq_no) in parse_mariadb_gtid_pos(token).items())
+        rows = query_rows(self.replica, ('SELECT GTID_SUBSET(%s, @@GLOBAL.gtid_executed) AS done', (token,)))
+        return bool(int(rows[0]['done']))
+
+
 # -- The heartbeat tick on the primary ---------------------------------------------------------------------
 
 #: The row the tick event refreshes every second; ``server_id`` 0 is never a replica's (MariaDB and MySQL
@@ -916,6 +943,7 @@ class ReplicationTask:
         self.result = dict(changed=False, queries=[], seeded=False)
         self.replica = None
         self.primary = None
+        self.primary_read_only = False
 
     def fail(self, msg):
         self.module.fail_json(msg=' '.join(to_native(msg).split()), **self.result)
@@ -1018,7 +1046,11 @@ class ReplicationTask:
             executed.append(masked(*statement))
 
         if params['state'] == 'running':
-            heartbeat = Heartbeat(self.primary, self.replica, facts['server_id'])
+            if self.primary_read_only:
+                # Nothing may be written on a read-only primary: wait for its GTID position instead.
+                heartbeat = PositionHeartbeat(self.primary, self.replica, dialect)
+            else:
+                heartbeat = Heartbeat(self.primary, self.replica, facts['server_id'])
             started = time.monotonic()
             lag, status = wait_for_replica(self.replica, dialect, heartbeat, params['max_lag'], params['wait_timeout'])
             self.result['lag'] = lag
@@ -1069,10 +1101,11 @@ class ReplicationTask:
     def _plan_tick(self, plan, address):
         """Statements that make the primary refresh the tick row every second; none on a read-only primary."""
         facts = read_tick(self.primary)
+        self.primary_read_only = facts['read_only']
         if facts['read_only']:
             # A primary frozen for a switchover: any write there now would be an errant transaction.
-            self.module.warn('the primary %s is read-only: its heartbeat event was not checked; run the task again'
-                             ' once it accepts writes' % address)
+            self.module.warn('the primary %s is read-only: its heartbeat event was not checked and the lag was measured'
+                             ' by its GTID position; run the task again once it accepts writes' % address)
             return []
         try:
             rows = query_rows(self.replica, (

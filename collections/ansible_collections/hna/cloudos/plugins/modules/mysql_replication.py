@@ -172,7 +172,8 @@ options:
     description:
       - With O(state=running), the most seconds the replica may be behind the primary when the task ends.
       - Measured end to end - the module writes a fresh token in its heartbeat row on the primary and times how long
-        the replica takes to show it (one clock, so the servers' clocks do not matter).
+        the replica takes to show it (one clock, so the servers' clocks do not matter). On a read-only primary, it
+        times how long the replica takes to reach the primary's GTID position instead.
     type: float
     default: 5
   wait_timeout:
@@ -215,7 +216,9 @@ notes:
   - The event scheduler must run on the primary. The module turns it on with C(SET GLOBAL), which lasts until the
     server restarts, so set C(event_scheduler=ON) in the server configuration too; a server started with
     C(event_scheduler=DISABLED) fails the task, as the setting cannot change while it runs.
-  - When the primary is read-only at the time of the run, the module leaves its heartbeat event alone and warns.
+  - When the primary is read-only at the time of the run (frozen for a switchover), the module writes nothing on
+    it - it leaves its heartbeat event alone, warns, and measures RV(lag) as the time until the replica holds the
+    GTID position the primary has, instead of timing a heartbeat row.
   - Primary and replica must run the same flavour (MariaDB or MySQL). MySQL 8 support follows the MySQL 8.0/8.4
     reference manual; the module is tested for real against MariaDB 10.11.
   - After a seed, the replica holds the accounts of the primary (the C(mysql) schema is copied); use the primary's

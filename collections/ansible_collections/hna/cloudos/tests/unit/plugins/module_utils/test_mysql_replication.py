@@ -778,9 +778,23 @@ def test_module_leaves_a_read_only_primary_alone(servers, module_args, module_ex
     monkeypatch.setattr(repl.AnsibleModule, 'warn', lambda self, text: warnings.append(text))
     result = run_module(module_args, module_exits)
     assert result['changed'] is False and result['queries'] == []
-    assert warnings == ['the primary 10.231.0.11:3306 is read-only: its heartbeat event was not checked; run the task'
-                        ' again once it accepts writes']
-    assert not any(line.startswith(('ALTER', 'CREATE', 'GRANT', 'SET')) for line in primary.log)
+    assert warnings == ['the primary 10.231.0.11:3306 is read-only: its heartbeat event was not checked and the lag was'
+                        ' measured by its GTID position; run the task again once it accepts writes']
+    assert result['lag'] is not None
+    assert not any(line.startswith(('ALTER', 'CREATE', 'GRANT', 'SET', 'REPLACE')) for line in primary.log)
+
+
+def test_position_heartbeat_waits_for_the_gtid_position_of_the_primary(servers):
+    primary, replica = servers
+    heartbeat = repl.PositionHeartbeat(FakeConnection(primary), FakeConnection(replica), mariadb())
+    primary.gtid_binlog_pos = '0-1-105,1-1-7'
+    token = heartbeat.beat()
+    assert token == '0-1-105,1-1-7' and not heartbeat.arrived(token)
+    replica.gtid_slave_pos = '0-1-105'
+    assert not heartbeat.arrived(token)
+    replica.gtid_slave_pos = '0-1-106,1-1-7'
+    assert heartbeat.arrived(token)
+    assert not any(line.startswith(('REPLACE', 'INSERT', 'CREATE')) for line in primary.log)
 
 
 def test_module_fails_before_any_change_when_the_scheduler_is_disabled(servers, module_args, module_exits):
@@ -821,6 +835,15 @@ def test_mysql_new_primary_enables_the_replica_side_disabled_copy(mysql_servers,
     result = run_module(module_args, module_exits)
     assert result['queries'] == ["ALTER DEFINER = 'hna_heartbeat'@'localhost' EVENT `hna_cloudos`.`heartbeat_tick` ENABLE"]
     assert result['changed'] is True and primary.event['status'] == 'ENABLED'
+
+
+def test_mysql_read_only_primary_is_waited_for_with_gtid_subset(mysql_servers, module_args, module_exits):
+    primary, replica = mysql_servers
+    primary.read_only = True
+    result = run_module(module_args, module_exits)
+    assert result['changed'] is False and result['lag'] is not None
+    assert ('SELECT GTID_SUBSET(%r, @@GLOBAL.gtid_executed) AS done' % (UUID_P + ':1-100')) in replica.log
+    assert not any(line.startswith('REPLACE') for line in primary.log)
 
 
 class FakeDockerAPI:
@@ -927,6 +950,8 @@ class FakeMySQL(FakeMariaDB):
         if sql.startswith('SELECT GTID_SUBTRACT'):
             name = 'errant' if 'AS errant' in sql else 'missing'
             return [{name: self.subtract.get(tuple(args), '')}]
+        if sql.startswith('SELECT GTID_SUBSET'):
+            return [dict(done=int(args[0] == self.executed))]
         if sql.startswith(('SHOW BINARY LOGS', 'SELECT @@GLOBAL.gtid_binlog_state', 'SELECT BINLOG_GTID_POS')):
             raise AssertionError('MariaDB statement sent to MySQL: %s' % sql)
         if sql.startswith('CHANGE REPLICATION SOURCE TO'):
