@@ -18,7 +18,9 @@ The replication module works in four steps:
 3. unless in check mode, run the plan; a seed streams ``mariadb-dump`` of the primary into ``mariadb``
    on the replica inside the replica's container (:class:`Seeder`), and the replica then starts after
    the GTID position the dump itself recorded;
-4. wait until both threads run and a heartbeat row written on the primary shows up on the replica
+4. make the primary refresh its heartbeat tick row every second with an event of its scheduler
+   (:func:`plan_tick`, run on the primary after the replica's steps, never on a read-only primary), then
+   wait until both threads run and a heartbeat row written on the primary shows up on the replica
    within ``max_lag`` seconds (:class:`Heartbeat`).
 
 Why not build on ``community.mysql.mysql_replication``: it runs one imperative ``mode`` per task, has no
@@ -61,6 +63,7 @@ from ansible_collections.hna.cloudos.plugins.module_utils._mysql import (
     mysql_argument_spec,
     mysql_errant_gtids_query,
     normalize_replica_status,
+    parse_mariadb_gtid_pos,
     option_file_content,
     query_rows,
     quote_identifier,
@@ -732,6 +735,143 @@ class Heartbeat:
         return bool(rows) and _text(rows[0]['token']) == token
 
 
+class PositionHeartbeat:
+    """Lag measured without writing: the time until the replica holds the GTID position the primary has now.
+
+    For a read-only primary (one frozen for a switchover), where a heartbeat row written with the admin
+    account would become an errant transaction once another server takes over. Same interface as
+    :class:`Heartbeat`: the token is the primary's position.
+    """
+
+    def __init__(self, primary, replica, dialect):
+        self.primary = primary
+        self.replica = replica
+        self.dialect = dialect
+
+    def beat(self):
+        row = query_rows(self.primary, self.dialect.gtid_query())[0]
+        return _text(row['gtid_binlog_pos' if self.dialect.is_mariadb else 'gtid_executed'])
+
+    def arrived(self, token):
+        if self.dialect.is_mariadb:
+            have = parse_mariadb_gtid_pos(_text(query_rows(self.replica, self.dialect.gtid_query())[0]['gtid_slave_pos']))
+            return all(domain in have and have[domain][1] >= seq_no
+                       for domain, (_server_id, seq_no) in parse_mariadb_gtid_pos(token).items())
+        rows = query_rows(self.replica, ('SELECT GTID_SUBSET(%s, @@GLOBAL.gtid_executed) AS done', (token,)))
+        return bool(int(rows[0]['done']))
+
+
+# -- The heartbeat tick on the primary ---------------------------------------------------------------------
+
+#: The row the tick event refreshes every second; ``server_id`` 0 is never a replica's (MariaDB and MySQL
+#: refuse to replicate with it), so the tick never collides with the rows :class:`Heartbeat` writes.
+TICK_SERVER_ID = 0
+TICK_EVENT = 'heartbeat_tick'
+#: The account the event runs as: locked (nobody logs in with it), without SUPER / READ ONLY ADMIN, so that
+#: ``read_only = ON`` blocks its writes. It holds what the tick needs and nothing else: SELECT, INSERT and
+#: UPDATE on the heartbeat table (``INSERT ... ON DUPLICATE KEY UPDATE`` reads the columns it updates), and
+#: EVENT on the heartbeat schema, which the scheduler wants from the definer at each run (without it MariaDB
+#: logs "user no longer has EVENT privilege" and skips the run).
+TICK_ACCOUNT = ('hna_heartbeat', 'localhost')
+TICK_PRIVILEGES = {'*.*': frozenset(['USAGE']),
+                   '%s.*' % HEARTBEAT_SCHEMA: frozenset(['EVENT']),
+                   '%s.%s' % (HEARTBEAT_SCHEMA, HEARTBEAT_TABLE): frozenset(['SELECT', 'INSERT', 'UPDATE'])}
+
+_GRANT_RE = re.compile(r'^GRANT\s+(.+?)\s+ON\s+(\S+)\s+TO\s', re.IGNORECASE)
+
+
+def tick_event_name():
+    return '%s.%s' % (quote_identifier(HEARTBEAT_SCHEMA), quote_identifier(TICK_EVENT))
+
+
+def tick_body():
+    """The ``DO`` clause of the tick event (as the server stores it in ``information_schema.EVENTS``).
+
+    The first check keeps a read-only server (a primary frozen for a switchover, a replica) free of any
+    write without an error in its log; the account's missing privileges are the guard behind it.
+    """
+    return ('BEGIN IF @@GLOBAL.read_only = 0 THEN INSERT INTO %s (server_id, token, ts)'
+            ' VALUES (%d, @@GLOBAL.server_id, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE token = @@GLOBAL.server_id,'
+            ' ts = UTC_TIMESTAMP(6); END IF; END' % (Heartbeat.table, TICK_SERVER_ID))
+
+
+def _definer(user, host):
+    return '%s@%s' % (user, host)
+
+
+def read_tick(connection):
+    """What the tick needs on the primary: read_only, event_scheduler, the table, the account, its grants, the event."""
+    row = query_rows(connection, ('SELECT @@GLOBAL.read_only AS read_only, @@GLOBAL.event_scheduler AS scheduler', ()))[0]
+    facts = dict(read_only=_text(row['read_only']).lower() in ('1', 'on'), scheduler=_text(row['scheduler']).upper(),
+                 table=False, account=False, locked=False, grants={}, event=None)
+    rows = query_rows(connection, (
+        'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s',
+        (HEARTBEAT_SCHEMA, HEARTBEAT_TABLE)))
+    facts['table'] = bool(int(rows[0]['n']))
+    rows = query_rows(connection, ('SELECT COUNT(*) AS n FROM mysql.user WHERE User = %s AND Host = %s', TICK_ACCOUNT))
+    if int(rows[0]['n']):
+        facts['account'] = True
+        text = ' '.join(_text(value) for row in query_rows(connection, ('SHOW CREATE USER %s@%s', TICK_ACCOUNT))
+                        for value in row.values())
+        facts['locked'] = 'ACCOUNT LOCK' in text.upper()
+        grants = {}
+        for row in query_rows(connection, ('SHOW GRANTS FOR %s@%s', TICK_ACCOUNT)):
+            match = _GRANT_RE.match(_text(list(row.values())[0]))
+            if match:
+                target = match.group(2).replace('`', '')
+                privileges = set(item.strip().upper() for item in match.group(1).split(','))
+                grants[target] = frozenset(grants.get(target, frozenset()) | privileges)
+        facts['grants'] = grants
+    rows = query_rows(connection, (
+        'SELECT STATUS AS status, DEFINER AS definer, EVENT_DEFINITION AS body, INTERVAL_VALUE AS every,'
+        ' INTERVAL_FIELD AS unit FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s AND EVENT_NAME = %s',
+        (HEARTBEAT_SCHEMA, TICK_EVENT)))
+    if rows:
+        facts['event'] = dict((key, _text(value)) for key, value in rows[0].items())
+    return facts
+
+
+def plan_tick(facts, address):
+    """Statements that make the primary tick every second (pure). Fails when the scheduler cannot be turned on.
+
+    Returns ``[]`` when everything is in place, so that a rerun changes nothing.
+    """
+    steps = []
+    if facts['scheduler'] == 'DISABLED':
+        raise ReplicationError('the event scheduler of the primary %s is DISABLED, so its heartbeat cannot tick: start'
+                               ' the server with event_scheduler=ON' % address)
+    if facts['scheduler'] != 'ON':
+        steps.append(('SET GLOBAL event_scheduler = ON', ()))
+    if not facts['table']:
+        steps.append(('CREATE DATABASE IF NOT EXISTS %s' % quote_identifier(HEARTBEAT_SCHEMA), ()))
+        steps.append(('CREATE TABLE IF NOT EXISTS %s (server_id INT UNSIGNED NOT NULL PRIMARY KEY,'
+                      ' token CHAR(32) NOT NULL, ts DATETIME(6) NOT NULL) ENGINE=InnoDB' % Heartbeat.table, ()))
+    if not facts['account']:
+        steps.append(('CREATE USER %s@%s ACCOUNT LOCK', TICK_ACCOUNT))
+    elif not facts['locked']:
+        steps.append(('ALTER USER %s@%s ACCOUNT LOCK', TICK_ACCOUNT))
+    grants = facts['grants'] if facts['account'] else {'*.*': frozenset(['USAGE'])}
+    if grants != TICK_PRIVILEGES:
+        if any(not privileges <= TICK_PRIVILEGES.get(target, frozenset()) for target, privileges in grants.items()):
+            steps.append(('REVOKE ALL PRIVILEGES, GRANT OPTION FROM %s@%s', TICK_ACCOUNT))
+        steps.append(('GRANT EVENT ON %s.* TO %%s@%%s' % quote_identifier(HEARTBEAT_SCHEMA), TICK_ACCOUNT))
+        steps.append(('GRANT SELECT, INSERT, UPDATE ON %s TO %%s@%%s' % Heartbeat.table, TICK_ACCOUNT))
+    event = facts['event']
+    definer = _definer(*TICK_ACCOUNT)
+    if (event is None or ' '.join(event['body'].split()) != tick_body() or event['every'] != '1'
+            or event['unit'].upper() != 'SECOND' or event['definer'].replace('`', '').replace("'", '') != definer):
+        if event is not None:
+            steps.append(('DROP EVENT IF EXISTS %s' % tick_event_name(), ()))
+        steps.append(('CREATE DEFINER = %%s@%%s EVENT %s ON SCHEDULE EVERY 1 SECOND ON COMPLETION PRESERVE ENABLE'
+                      ' COMMENT %%s DO %s' % (tick_event_name(), tick_body()),
+                      TICK_ACCOUNT + ('heartbeat of hna.cloudos.mysql_replication',)))
+    elif event['status'].upper() != 'ENABLED':
+        # A copy replicated from a former primary (SLAVESIDE_DISABLED, REPLICA_SIDE_DISABLED in MySQL 8.3+):
+        # this server is the primary now. The DEFINER clause keeps MySQL from making the caller the definer.
+        steps.append(('ALTER DEFINER = %%s@%%s EVENT %s ENABLE' % tick_event_name(), TICK_ACCOUNT))
+    return steps
+
+
 def wait_for_replica(replica, dialect, heartbeat, max_lag, timeout, clock=time.monotonic, sleep=time.sleep):
     """Wait until both threads run and a heartbeat arrives within ``max_lag`` seconds; return ``(lag, status)``.
 
@@ -803,6 +943,7 @@ class ReplicationTask:
         self.result = dict(changed=False, queries=[], seeded=False)
         self.replica = None
         self.primary = None
+        self.primary_read_only = False
 
     def fail(self, msg):
         self.module.fail_json(msg=' '.join(to_native(msg).split()), **self.result)
@@ -845,6 +986,7 @@ class ReplicationTask:
         else:
             plan = plan_replica(params, dialect, facts)
         steps = plan['steps']
+        tick = self._plan_tick(plan, address) if params['state'] == 'running' else []
         self.result['settings'] = plan['after']['settings']
         if self.module._diff:
             self.result['diff'] = dict(before=plan['before'], after=plan['after'])
@@ -862,7 +1004,8 @@ class ReplicationTask:
         if self.module.check_mode:
             if runner is not None:
                 runner.close()
-            self.result.update(queries=plan_queries(dialect, steps), changed=bool(steps),
+            self.result.update(queries=plan_queries(dialect, steps) + [masked(*item) for item in tick],
+                               changed=bool(steps or tick),
                                status=status_summary(facts['status'], facts['gtid']))
             return
 
@@ -895,8 +1038,19 @@ class ReplicationTask:
                 % placeholders, SYSTEM_SCHEMAS))
             self.result['seed']['rows_estimate'] = int(rows[0]['n'])
 
+        for statement in tick:
+            # On the primary, after the replica's own steps: a seed copies the primary before its event changes.
+            self.result['changed'] = True
+            with self.primary.cursor() as cursor:
+                run(cursor, statement)
+            executed.append(masked(*statement))
+
         if params['state'] == 'running':
-            heartbeat = Heartbeat(self.primary, self.replica, facts['server_id'])
+            if self.primary_read_only:
+                # Nothing may be written on a read-only primary: wait for its GTID position instead.
+                heartbeat = PositionHeartbeat(self.primary, self.replica, dialect)
+            else:
+                heartbeat = Heartbeat(self.primary, self.replica, facts['server_id'])
             started = time.monotonic()
             lag, status = wait_for_replica(self.replica, dialect, heartbeat, params['max_lag'], params['wait_timeout'])
             self.result['lag'] = lag
@@ -943,6 +1097,26 @@ class ReplicationTask:
         problem = gtid_problem(dialect, facts, primary, address, errant)
         if problem:
             raise ReplicationError(problem)
+
+    def _plan_tick(self, plan, address):
+        """Statements that make the primary refresh the tick row every second; none on a read-only primary."""
+        facts = read_tick(self.primary)
+        self.primary_read_only = facts['read_only']
+        if facts['read_only']:
+            # A primary frozen for a switchover: any write there now would be an errant transaction.
+            self.module.warn('the primary %s is read-only: its heartbeat event was not checked and the lag was measured'
+                             ' by its GTID position; run the task again once it accepts writes' % address)
+            return []
+        try:
+            rows = query_rows(self.replica, (
+                'SELECT STATUS AS status FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s AND EVENT_NAME = %s',
+                (HEARTBEAT_SCHEMA, TICK_EVENT)))
+        except Exception:  # pylint: disable=broad-except
+            rows = []
+        if rows and _text(rows[0]['status']).upper() == 'ENABLED' and not plan['after']['read_only']:
+            self.module.warn('the replica holds an enabled copy of the heartbeat event %s and accepts writes, so it would'
+                             ' write heartbeats of its own: set read_only: true' % tick_event_name())
+        return plan_tick(facts, address)
 
     def _runner(self, dialect):
         container = self.params.get('seed_container')
@@ -1037,4 +1211,22 @@ def read_info(connection):
     if rows and rows[0]['ts'] is not None:
         info['heartbeat_ts'] = _text(rows[0]['ts'])
         info['heartbeat_age'] = round(int(rows[0]['age']) / 1e6, 3)
+    info['lag'] = read_tick_lag(connection) if info['configured'] else None
     return info
+
+
+def read_tick_lag(connection):
+    """Seconds since the primary last refreshed the tick row, by this server's clock; ``None`` without the row.
+
+    The primary refreshes the row every second, so on a replica this is the replication lag plus at most about
+    one second. Primary and replica clocks are assumed to agree; a replica clock behind gives 0, not less.
+    """
+    try:
+        rows = query_rows(connection, (
+            'SELECT TIMESTAMPDIFF(MICROSECOND, ts, UTC_TIMESTAMP(6)) AS age FROM %s WHERE server_id = %%s'
+            % Heartbeat.table, (TICK_SERVER_ID,)))
+    except Exception:  # pylint: disable=broad-except
+        return None
+    if not rows or rows[0]['age'] is None:
+        return None
+    return max(0.0, round(int(rows[0]['age']) / 1e6, 3))

@@ -31,6 +31,14 @@ description:
   - The seed copies every schema, the system schema C(mysql) included (accounts and grants), so the replica ends up
     with the accounts of the primary; its own binary log is reset first (C(RESET MASTER)) since it holds nothing
     worth keeping.
+  - With O(state=running), the module also makes the primary refresh a heartbeat row every second by itself, with
+    the event C(hna_cloudos.heartbeat_tick) of the server's event scheduler (no daemon to run), so that
+    M(hna.cloudos.mysql_replication_info) can tell the lag of a replica at any time (its return value C(lag)).
+    On the primary, through O(primary_admin_user), it creates what is missing and corrects what differs - the
+    table C(hna_cloudos.heartbeat), the locked account C(hna_heartbeat@localhost) the event runs as, its grants,
+    the event itself - turns the event scheduler on (C(SET GLOBAL event_scheduler = ON)) when it is off, and
+    enables the event (C(ALTER EVENT ... ENABLE)) when the primary holds a disabled copy of it, as a former replica
+    does after a switchover or a failover. Nothing of it is written on the replica.
 author:
   - HNA CloudOS maintainers (!UNKNOWN)
 options:
@@ -72,7 +80,9 @@ options:
     description:
       - Account on the primary the module uses for the checks of the binary logs, the heartbeat (it creates the schema
         C(hna_cloudos) and the table C(hna_cloudos.heartbeat) when missing, and writes one row keyed by the replica's
-        C(server_id)) and the dump of a seed (C(SELECT), C(RELOAD), C(SHOW VIEW), C(EVENT), C(TRIGGER), C(LOCK TABLES),
+        C(server_id)), the heartbeat event (C(CREATE USER), C(GRANT OPTION), C(EVENT), C(SET USER) or C(SUPER) to
+        name another definer and to set C(event_scheduler); in MySQL C(SET_ANY_DEFINER) or C(SET_USER_ID) and
+        C(SYSTEM_VARIABLES_ADMIN)) and the dump of a seed (C(SELECT), C(RELOAD), C(SHOW VIEW), C(EVENT), C(TRIGGER), C(LOCK TABLES),
         C(REPLICATION CLIENT) / C(BINLOG MONITOR) on every schema).
       - Defaults to O(login_user) with O(login_password).
     type: str
@@ -162,7 +172,8 @@ options:
     description:
       - With O(state=running), the most seconds the replica may be behind the primary when the task ends.
       - Measured end to end - the module writes a fresh token in its heartbeat row on the primary and times how long
-        the replica takes to show it (one clock, so the servers' clocks do not matter).
+        the replica takes to show it (one clock, so the servers' clocks do not matter). On a read-only primary, it
+        times how long the replica takes to reach the primary's GTID position instead.
     type: float
     default: 5
   wait_timeout:
@@ -179,7 +190,7 @@ attributes:
     support: full
     details:
       - Nothing changes on the replica or the primary (the primary is still checked); RV(queries) lists what would
-        run, with C(<GTID position of the snapshot>) for the position a seed would find.
+        run on both, with C(<GTID position of the snapshot>) for the position a seed would find.
   diff_mode:
     support: full
     details:
@@ -188,8 +199,26 @@ attributes:
     support: full
     platforms: posix
 notes:
-  - The heartbeat rows make the primary write a small transaction at each run with O(state=running); they replicate
-    like any other data, and M(hna.cloudos.mysql_replication_info) reads their age on the replica.
+  - The heartbeat event makes the primary write one small transaction every second (the row with C(server_id) 0 of
+    C(hna_cloudos.heartbeat), holding the primary's C(server_id) and the time in UTC); it replicates like any other
+    data. Each run of the module with O(state=running) also writes one row keyed by the replica's C(server_id) to time
+    the lag itself.
+  - The event never writes on a read-only server - a primary frozen with C(read_only = ON) for a switchover stops
+    ticking, so its GTID position stays put and nothing it writes later can become an errant transaction. Its body
+    looks at C(@@GLOBAL.read_only) first; behind that check, its definer C(hna_heartbeat@localhost) is a locked
+    account without C(SUPER) or C(READ ONLY ADMIN), which C(read_only) blocks. The account holds C(SELECT),
+    C(INSERT) and C(UPDATE) on C(hna_cloudos.heartbeat) and C(EVENT) on C(hna_cloudos) (the scheduler requires it of
+    the definer); any other privilege is revoked.
+  - Replicas receive the event disabled (C(SLAVESIDE_DISABLED); C(REPLICA_SIDE_DISABLED) from MySQL 8.3); the
+    module enables it on whichever server is the primary when it runs on one of its replicas. A replica that holds
+    an enabled copy (a former primary, or a copy made by a seed) stays silent as long as it is read-only; the module
+    warns when such a replica accepts writes.
+  - The event scheduler must run on the primary. The module turns it on with C(SET GLOBAL), which lasts until the
+    server restarts, so set C(event_scheduler=ON) in the server configuration too; a server started with
+    C(event_scheduler=DISABLED) fails the task, as the setting cannot change while it runs.
+  - When the primary is read-only at the time of the run (frozen for a switchover), the module writes nothing on
+    it - it leaves its heartbeat event alone, warns, and measures RV(lag) as the time until the replica holds the
+    GTID position the primary has, instead of timing a heartbeat row.
   - Primary and replica must run the same flavour (MariaDB or MySQL). MySQL 8 support follows the MySQL 8.0/8.4
     reference manual; the module is tested for real against MariaDB 10.11.
   - After a seed, the replica holds the accounts of the primary (the C(mysql) schema is copied); use the primary's
@@ -251,8 +280,8 @@ EXAMPLES = r"""
 RETURN = r"""
 queries:
   description:
-    - Statements run on the replica (in check mode, those that would run), passwords as C(********). Empty when
-      nothing had to change.
+    - Statements run on the replica (in check mode, those that would run), passwords as C(********), followed by
+      those run on the primary for its heartbeat event. Empty when nothing had to change.
   returned: always
   type: list
   elements: str

@@ -32,10 +32,14 @@ attributes:
     support: full
     platforms: posix
 notes:
-  - RV(heartbeat_age) subtracts the time of the newest heartbeat row (written by M(hna.cloudos.mysql_replication) on the
-    primary, in UTC) from the server's own UTC time. It assumes that the clocks of the primary and of this server agree
-    (NTP); a heartbeat is only written while M(hna.cloudos.mysql_replication) runs, so the age grows between runs. For
-    a lag that does not depend on clocks, run M(hna.cloudos.mysql_replication), which times a fresh heartbeat.
+  - RV(lag) is the age of the heartbeat row that the primary refreshes every second (the event
+    C(hna_cloudos.heartbeat_tick) that M(hna.cloudos.mysql_replication) sets up on the primary), by this server's
+    clock. The row replicates like any data, so RV(lag) is the true lag plus at most about one second, and it keeps
+    growing when replication stops or falls behind, unlike RV(seconds_behind_master), which is V(null) with a stopped
+    SQL thread and 0 when the replica waits for an IO thread that lost the primary.
+  - RV(lag) and RV(heartbeat_age) subtract a time written by the primary (in UTC) from this server's UTC time, so they
+    assume that both clocks agree (NTP); a clock of the replica that is behind makes RV(lag) 0, never less. For a lag
+    that does not depend on clocks, run M(hna.cloudos.mysql_replication), which times a fresh heartbeat.
 seealso:
   - module: hna.cloudos.mysql_replication
 """
@@ -54,7 +58,12 @@ EXAMPLES = r"""
 
 - name: Show role, lag and position
   ansible.builtin.debug:
-    msg: "{{ replication.role }}: {{ replication.seconds_behind_master }} s behind, at {{ replication.gtid.gtid_slave_pos }}"
+    msg: "{{ replication.role }}: {{ replication.lag }} s behind, at {{ replication.gtid.gtid_slave_pos }}"
+
+- name: Fail when the replica is more than 5 seconds behind
+  ansible.builtin.assert:
+    that: replication.lag is not none and replication.lag <= 5
+    fail_msg: "lag {{ replication.lag }} s, {{ replication.error or 'threads running' }}"
 """
 
 RETURN = r"""
@@ -101,10 +110,22 @@ seconds_behind_master:
   returned: always
   type: int
   sample: 0
+lag:
+  description:
+    - On a replica, seconds since the primary last refreshed its heartbeat tick row, by this server's clock - the
+      replication lag plus at most about one second; it grows while replication stands still. Assumes synchronized
+      clocks (see the notes).
+    - V(null) when the server has no replication source configured, or when the tick row has not arrived (the
+      primary's heartbeat event was never set up by M(hna.cloudos.mysql_replication)).
+  returned: always
+  type: float
+  sample: 0.42
 heartbeat_age:
   description:
-    - Seconds since the newest heartbeat row was written on the primary, by this server's clock, or V(null) without a
-      heartbeat table. Assumes synchronized clocks (see the notes).
+    - Seconds since the newest heartbeat row (the tick row or a row written by a run of
+      M(hna.cloudos.mysql_replication)) was written on the primary, by this server's clock, or V(null) without a
+      heartbeat table. On a replica it is RV(lag) once the primary ticks; on the primary itself, how long ago it last
+      ticked. Assumes synchronized clocks (see the notes).
   returned: always
   type: float
   sample: 1.52

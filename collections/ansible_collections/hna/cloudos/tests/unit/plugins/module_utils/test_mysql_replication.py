@@ -446,6 +446,15 @@ class FakeMariaDB:
         self.heartbeat = {}
         self.primary = None
         self.log = []
+        self.scheduler = 'ON'
+        self.tick = None
+        # The tick event, its account and grants as a run of the module leaves them on a primary.
+        self.event = dict(status='ENABLED', definer='hna_heartbeat@localhost', body=repl.tick_body(), every='1',
+                          unit='SECOND')
+        self.account = 'CREATE USER `hna_heartbeat`@`localhost` ACCOUNT LOCK'
+        self.account_grants = ['GRANT USAGE ON *.* TO `hna_heartbeat`@`localhost`',
+                               'GRANT EVENT ON `hna_cloudos`.* TO `hna_heartbeat`@`localhost`',
+                               'GRANT SELECT, INSERT, UPDATE ON `hna_cloudos`.`heartbeat` TO `hna_heartbeat`@`localhost`']
 
     def answer(self, sql, args):  # noqa: C901 - a switch over statements
         if sql.startswith('SELECT VERSION()'):
@@ -463,7 +472,7 @@ class FakeMariaDB:
             return [dict(name='shop', tables=self.tables)] if self.tables else []
         if sql.startswith('SELECT SCHEMA_NAME'):
             return [dict(name='shop')] if self.tables else []
-        if sql.startswith('SHOW GRANTS'):
+        if sql == 'SHOW GRANTS':
             return [{'Grants for repl@%': line} for line in self.grants]
         if sql.startswith('SHOW BINARY LOGS'):
             return [dict(Log_name=name, File_size=4) for name, _pos in self.logs]
@@ -471,6 +480,20 @@ class FakeMariaDB:
             return [dict(pos=dict(self.logs)[args[0]])]
         if sql.startswith('SELECT COUNT(*) AS n FROM information_schema.TABLES'):
             return [dict(n=1)]
+        if sql.startswith('SELECT @@GLOBAL.read_only AS read_only, @@GLOBAL.event_scheduler'):
+            return [dict(read_only=int(self.read_only), scheduler=self.scheduler)]
+        if sql.startswith('SELECT COUNT(*) AS n FROM mysql.user'):
+            return [dict(n=int(self.account is not None))]
+        if sql.startswith('SHOW CREATE USER'):
+            return [{'CREATE USER for hna_heartbeat@localhost': self.account}]
+        if sql.startswith('SHOW GRANTS FOR'):
+            return [{'Grants for hna_heartbeat@localhost': line} for line in self.account_grants]
+        if sql.startswith('SELECT STATUS AS status, DEFINER'):
+            return [dict(self.event)] if self.event else []
+        if sql.startswith('SELECT STATUS AS status FROM information_schema.EVENTS'):
+            return [dict(status=self.event['status'])] if self.event else []
+        if sql.startswith('SELECT TIMESTAMPDIFF(MICROSECOND, ts'):
+            return [dict(age=self.tick)] if self.tick is not None else []
         if sql.startswith('REPLACE INTO'):
             self.heartbeat[args[0]] = args[1]
             return []
@@ -490,6 +513,8 @@ class FakeMariaDB:
                                          Slave_IO_Running='No', Slave_SQL_Running='No')
         elif sql.startswith('SET GLOBAL read_only'):
             self.read_only = True
+        elif sql.startswith('ALTER DEFINER'):
+            self.event['status'] = 'ENABLED'
         return []
 
 
@@ -628,6 +653,199 @@ def test_info_of_a_replica_and_of_a_primary(servers):
     assert info['flavour'] == 'mariadb' and info['version'] == '10.11.6'
 
 
+# -- The heartbeat tick ------------------------------------------------------------------------------------------
+
+TICK_OK = dict(read_only=False, scheduler='ON', table=True, account=True, locked=True,
+               grants=dict(repl.TICK_PRIVILEGES),
+               event=dict(status='ENABLED', definer='hna_heartbeat@localhost', body=repl.tick_body(), every='1',
+                          unit='SECOND'))
+
+
+def tick_facts(**overrides):
+    facts = dict(TICK_OK, event=dict(TICK_OK['event']))
+    facts.update(overrides)
+    return facts
+
+
+def tick_queries(facts):
+    return [_mysql.masked(*statement) for statement in repl.plan_tick(facts, '10.231.0.11:3306')]
+
+
+def test_tick_body_checks_read_only_before_it_writes_the_tick_row():
+    body = repl.tick_body()
+    assert body.startswith('BEGIN IF @@GLOBAL.read_only = 0 THEN INSERT INTO `hna_cloudos`.`heartbeat`')
+    assert 'VALUES (0, @@GLOBAL.server_id, UTC_TIMESTAMP(6))' in body and body.endswith('END IF; END')
+    assert '%' not in body
+
+
+def test_tick_on_a_fresh_primary_creates_table_account_grants_and_event():
+    queries = tick_queries(dict(read_only=False, scheduler='OFF', table=False, account=False, locked=False, grants={},
+                                event=None))
+    assert queries[:3] == [
+        'SET GLOBAL event_scheduler = ON',
+        'CREATE DATABASE IF NOT EXISTS `hna_cloudos`',
+        'CREATE TABLE IF NOT EXISTS `hna_cloudos`.`heartbeat` (server_id INT UNSIGNED NOT NULL PRIMARY KEY,'
+        ' token CHAR(32) NOT NULL, ts DATETIME(6) NOT NULL) ENGINE=InnoDB',
+    ]
+    assert queries[3:6] == [
+        "CREATE USER 'hna_heartbeat'@'localhost' ACCOUNT LOCK",
+        "GRANT EVENT ON `hna_cloudos`.* TO 'hna_heartbeat'@'localhost'",
+        "GRANT SELECT, INSERT, UPDATE ON `hna_cloudos`.`heartbeat` TO 'hna_heartbeat'@'localhost'",
+    ]
+    assert queries[6] == (
+        "CREATE DEFINER = 'hna_heartbeat'@'localhost' EVENT `hna_cloudos`.`heartbeat_tick` ON SCHEDULE EVERY 1 SECOND"
+        " ON COMPLETION PRESERVE ENABLE COMMENT 'heartbeat of hna.cloudos.mysql_replication' DO " + repl.tick_body())
+    assert len(queries) == 7
+    assert not any('SUPER' in query or 'READ ONLY ADMIN' in query or 'ALL PRIVILEGES ON' in query for query in queries)
+
+
+def test_tick_in_place_needs_nothing():
+    assert tick_queries(tick_facts()) == []
+    # The server may store the body with other line breaks.
+    facts = tick_facts()
+    facts['event']['body'] = repl.tick_body().replace(' THEN ', '\n  THEN\n  ')
+    assert tick_queries(facts) == []
+
+
+@pytest.mark.parametrize('status', ['SLAVESIDE_DISABLED', 'REPLICA_SIDE_DISABLED', 'DISABLED'])
+def test_tick_copy_of_a_former_primary_is_enabled_keeping_its_definer(status):
+    facts = tick_facts()
+    facts['event']['status'] = status
+    assert tick_queries(facts) == [
+        "ALTER DEFINER = 'hna_heartbeat'@'localhost' EVENT `hna_cloudos`.`heartbeat_tick` ENABLE"]
+
+
+def test_tick_with_another_definer_or_body_is_created_again():
+    for key, value in (('definer', 'root@localhost'), ('body', 'BEGIN END'), ('every', '5')):
+        facts = tick_facts()
+        facts['event'][key] = value
+        queries = tick_queries(facts)
+        assert queries[0] == 'DROP EVENT IF EXISTS `hna_cloudos`.`heartbeat_tick`'
+        assert queries[1].startswith("CREATE DEFINER = 'hna_heartbeat'@'localhost' EVENT") and len(queries) == 2
+
+
+def test_tick_account_is_locked_and_stripped_of_extra_privileges():
+    assert tick_queries(tick_facts(locked=False)) == ["ALTER USER 'hna_heartbeat'@'localhost' ACCOUNT LOCK"]
+    grants = dict(repl.TICK_PRIVILEGES)
+    grants['*.*'] = frozenset(['SUPER'])
+    assert tick_queries(tick_facts(grants=grants)) == [
+        "REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'hna_heartbeat'@'localhost'",
+        "GRANT EVENT ON `hna_cloudos`.* TO 'hna_heartbeat'@'localhost'",
+        "GRANT SELECT, INSERT, UPDATE ON `hna_cloudos`.`heartbeat` TO 'hna_heartbeat'@'localhost'",
+    ]
+    grants = dict(repl.TICK_PRIVILEGES)
+    del grants['hna_cloudos.*']
+    assert tick_queries(tick_facts(grants=grants))[0] == "GRANT EVENT ON `hna_cloudos`.* TO 'hna_heartbeat'@'localhost'"
+
+
+def test_tick_with_a_disabled_scheduler_fails_in_one_line():
+    with pytest.raises(repl.ReplicationError) as error:
+        repl.plan_tick(tick_facts(scheduler='DISABLED'), '10.231.0.11:3306')
+    assert str(error.value) == ('the event scheduler of the primary 10.231.0.11:3306 is DISABLED, so its heartbeat cannot'
+                                ' tick: start the server with event_scheduler=ON')
+
+
+def test_read_tick_parses_grants_and_lock(servers):
+    primary, replica = servers
+    facts = repl.read_tick(FakeConnection(primary))
+    assert facts['grants'] == repl.TICK_PRIVILEGES and facts['locked'] and facts['account'] and facts['table']
+    assert facts['event']['status'] == 'ENABLED' and facts['scheduler'] == 'ON' and facts['read_only'] is False
+    primary.account = None
+    assert repl.read_tick(FakeConnection(primary))['account'] is False
+
+
+def test_module_enables_the_copy_on_a_new_primary_and_writes_nothing_on_the_replica(servers, module_args,
+                                                                                    module_exits):
+    primary, replica = servers
+    primary.event['status'] = 'SLAVESIDE_DISABLED'
+    alter = "ALTER DEFINER = 'hna_heartbeat'@'localhost' EVENT `hna_cloudos`.`heartbeat_tick` ENABLE"
+    result = run_module(module_args, module_exits, check=True)
+    assert result['changed'] is True and result['queries'] == [alter] and alter not in primary.log
+    result = run_module(module_args, module_exits)
+    assert result['changed'] is True and result['queries'] == [alter] and alter in primary.log
+    assert primary.event['status'] == 'ENABLED'
+    assert not any(line.startswith(('ALTER', 'CREATE', 'GRANT', 'REVOKE', 'SET', 'DROP')) for line in replica.log)
+    result = run_module(module_args, module_exits)
+    assert result['changed'] is False and result['queries'] == []
+
+
+def test_module_leaves_a_read_only_primary_alone(servers, module_args, module_exits, monkeypatch):
+    primary, replica = servers
+    primary.read_only = True
+    primary.event = None
+    primary.scheduler = 'OFF'
+    warnings = []
+    monkeypatch.setattr(repl.AnsibleModule, 'warn', lambda self, text: warnings.append(text))
+    result = run_module(module_args, module_exits)
+    assert result['changed'] is False and result['queries'] == []
+    assert warnings == ['the primary 10.231.0.11:3306 is read-only: its heartbeat event was not checked and the lag was'
+                        ' measured by its GTID position; run the task again once it accepts writes']
+    assert result['lag'] is not None
+    assert not any(line.startswith(('ALTER', 'CREATE', 'GRANT', 'SET', 'REPLACE')) for line in primary.log)
+
+
+def test_position_heartbeat_waits_for_the_gtid_position_of_the_primary(servers):
+    primary, replica = servers
+    heartbeat = repl.PositionHeartbeat(FakeConnection(primary), FakeConnection(replica), mariadb())
+    primary.gtid_binlog_pos = '0-1-105,1-1-7'
+    token = heartbeat.beat()
+    assert token == '0-1-105,1-1-7' and not heartbeat.arrived(token)
+    replica.gtid_slave_pos = '0-1-105'
+    assert not heartbeat.arrived(token)
+    replica.gtid_slave_pos = '0-1-106,1-1-7'
+    assert heartbeat.arrived(token)
+    assert not any(line.startswith(('REPLACE', 'INSERT', 'CREATE')) for line in primary.log)
+
+
+def test_module_fails_before_any_change_when_the_scheduler_is_disabled(servers, module_args, module_exits):
+    primary, replica = servers
+    primary.scheduler = 'DISABLED'
+    result = run_module(module_args, module_exits, primary_port=3307)
+    assert result['failed'] and result['changed'] is False and 'start the server with event_scheduler=ON' in result['msg']
+    assert not any(line.startswith(('STOP', 'CHANGE', 'START')) for line in replica.log)
+
+
+def test_module_warns_about_an_enabled_copy_on_a_writable_replica(servers, module_args, module_exits, monkeypatch):
+    primary, replica = servers
+    replica.read_only = False
+    warnings = []
+    monkeypatch.setattr(repl.AnsibleModule, 'warn', lambda self, text: warnings.append(text))
+    run_module(module_args, module_exits, read_only=False)
+    assert warnings and 'enabled copy of the heartbeat event' in warnings[0] and 'read_only: true' in warnings[0]
+    warnings[:] = []
+    replica.event['status'] = 'SLAVESIDE_DISABLED'
+    run_module(module_args, module_exits, read_only=False)
+    assert warnings == []
+
+
+def test_info_lag_is_the_age_of_the_tick_row_on_a_replica_only(servers):
+    primary, replica = servers
+    assert repl.read_info(FakeConnection(replica))['lag'] is None
+    replica.tick = 1250000
+    assert repl.read_info(FakeConnection(replica))['lag'] == 1.25
+    replica.tick = -300000  # the replica's clock is behind the primary's
+    assert repl.read_info(FakeConnection(replica))['lag'] == 0.0
+    primary.tick = 500000
+    assert repl.read_info(FakeConnection(primary))['lag'] is None
+
+
+def test_mysql_new_primary_enables_the_replica_side_disabled_copy(mysql_servers, module_args, module_exits):
+    primary, replica = mysql_servers
+    primary.event['status'] = 'REPLICA_SIDE_DISABLED'
+    result = run_module(module_args, module_exits)
+    assert result['queries'] == ["ALTER DEFINER = 'hna_heartbeat'@'localhost' EVENT `hna_cloudos`.`heartbeat_tick` ENABLE"]
+    assert result['changed'] is True and primary.event['status'] == 'ENABLED'
+
+
+def test_mysql_read_only_primary_is_waited_for_with_gtid_subset(mysql_servers, module_args, module_exits):
+    primary, replica = mysql_servers
+    primary.read_only = True
+    result = run_module(module_args, module_exits)
+    assert result['changed'] is False and result['lag'] is not None
+    assert ('SELECT GTID_SUBSET(%r, @@GLOBAL.gtid_executed) AS done' % (UUID_P + ':1-100')) in replica.log
+    assert not any(line.startswith('REPLACE') for line in primary.log)
+
+
 class FakeDockerAPI:
     def __init__(self, state=None, error=None):
         self.state = state
@@ -732,6 +950,8 @@ class FakeMySQL(FakeMariaDB):
         if sql.startswith('SELECT GTID_SUBTRACT'):
             name = 'errant' if 'AS errant' in sql else 'missing'
             return [{name: self.subtract.get(tuple(args), '')}]
+        if sql.startswith('SELECT GTID_SUBSET'):
+            return [dict(done=int(args[0] == self.executed))]
         if sql.startswith(('SHOW BINARY LOGS', 'SELECT @@GLOBAL.gtid_binlog_state', 'SELECT BINLOG_GTID_POS')):
             raise AssertionError('MariaDB statement sent to MySQL: %s' % sql)
         if sql.startswith('CHANGE REPLICATION SOURCE TO'):
