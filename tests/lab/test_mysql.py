@@ -168,7 +168,12 @@ def test_the_replica_in_the_other_cloud_runs_and_keeps_up():
     assert replica["role"] == "replica" and replica["read_only"] is True
     assert (replica["source"]["host"], replica["source"]["port"]) == (ADDRESS[PRIMARY], 3306)
     assert replica["io_running"] == "Yes" and replica["sql_running"] == "Yes"
-    assert replica["heartbeat_age"] is not None and replica["heartbeat_age"] <= 5
+    # The primary's heartbeat event refreshes its row every second: the lag is read on the replica alone.
+    lags = []
+    for _ in range(3):
+        lags.append(info(REPLICA)["lag"])
+        time.sleep(2)
+    assert all(lag is not None and lag <= 5 for lag in lags), lags
     assert HOSTVARS[PRIMARY]["cloud_name"] != HOSTVARS[REPLICA]["cloud_name"]
 
 
