@@ -375,6 +375,7 @@ def plan_replica(params, dialect, replica):
             # refuses the one the replica holds while the task's own login to it worked.
             if _any_thread_running(status):
                 steps.append(('sql', dialect.stop_replica()))
+            steps.extend(('sql', statement) for statement in _resume_position(dialect, replica, have, fields))
             steps.append(('sql', dialect.change_source(wanted)))
             if state == 'running':
                 steps.append(('sql', dialect.start_replica()))
@@ -389,6 +390,25 @@ def plan_replica(params, dialect, replica):
         steps.append(('sql', ('SET GLOBAL read_only = ON', ())))
         after['read_only'] = True
     return result
+
+
+def _resume_position(dialect, replica, have, fields):
+    """Statements that make a server taking a new source start after everything it holds (MariaDB).
+
+    A former primary (after a switchover or a failover) wrote transactions itself, which are in its
+    binary log (``gtid_binlog_pos``) but not in ``gtid_slave_pos``, the position ``MASTER_USE_GTID =
+    slave_pos`` asks the source for: an old slave position, from when it last replicated, is no longer in
+    the new source's binary log and fails with error 1236 in strict mode. ``gtid_current_pos`` holds,
+    per domain, the newer of the two (MariaDB "Global Transaction ID"), so the slave position becomes it.
+    Transactions of its own that the new source lacks are refused before (errant GTIDs). MySQL
+    auto-positioning sends the whole ``gtid_executed`` and needs nothing.
+    """
+    if not dialect.is_mariadb or not (have == 'absent' or set(fields) & {'host', 'port'}):
+        return []
+    current = replica['gtid'].get('gtid_current_pos') or ''
+    if not current or current == (replica['gtid'].get('gtid_slave_pos') or ''):
+        return []
+    return dialect.set_gtid_position(current)
 
 
 def plan_queries(dialect, steps, position=SNAPSHOT_POSITION):

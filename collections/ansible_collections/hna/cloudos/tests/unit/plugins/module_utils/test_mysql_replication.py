@@ -1006,3 +1006,25 @@ def test_mysql_errant_and_purged_gtids(mysql_servers, module_args, module_exits)
     result = run_module(module_args, module_exits)
     assert result['failed'] and 'purged' in result['msg'] and UUID_P + ':11-20' in result['msg']
     assert 'reseed: true' in result['msg']
+
+
+# -- A former primary becomes a replica -----------------------------------------------------------------------
+
+def test_a_former_primary_starts_from_everything_it_holds_not_from_a_stale_slave_pos():
+    # bj2 was a replica of hz once (gtid_slave_pos 0-2-1935), then the primary, writing 0-1-5000 itself.
+    # Pointed at hz again, it must ask for what follows 0-1-5000: its old slave position is no longer in
+    # hz's binary log, and asking for it fails with error 1236 in strict mode.
+    facts = replica_facts(read_only=True, user_tables=3, user_schemas=['shop'], gtid=dict(
+        gtid_slave_pos='0-2-1935', gtid_binlog_pos='0-1-5000', gtid_current_pos='0-1-5000',
+        gtid_binlog_state='0-2-1935,0-1-5000'))
+    plan = repl.plan_replica(params(primary_host='10.231.0.21', seed='never'), mariadb(), facts)
+    queries = repl.plan_queries(mariadb(), plan['steps'])
+    assert queries[0] == "SET GLOBAL gtid_slave_pos = '0-1-5000'"
+    assert queries[1].startswith("CHANGE MASTER TO MASTER_HOST = '10.231.0.21'")
+    assert queries[2:] == ['START REPLICA']
+
+
+def test_a_replica_that_only_restarts_its_threads_keeps_its_position():
+    facts = replica_facts(status=mariadb_status(Slave_IO_Running='No', Slave_SQL_Running='No'), gtid=dict(
+        gtid_slave_pos='0-1-100', gtid_binlog_pos='0-1-100', gtid_current_pos='0-1-100', gtid_binlog_state='0-1-100'))
+    assert repl.plan_queries(mariadb(), repl.plan_replica(params(), mariadb(), facts)['steps']) == ['START REPLICA']
