@@ -11,9 +11,19 @@ now() { date +%s.%N; }
 t0=$(now)
 python lab/lab.py up
 t1=$(now)
-ansible-playbook playbooks/lab.yml | tee "$log/site-1.log"
+# Each run of the main job has a time limit, so that a stalled node (a hung download, say) fails this
+# stage with a message instead of holding the whole test run until its own limit.
+main_job() {  # main_job LOG LIMIT_SECONDS
+    local rc=0
+    timeout --kill-after=30 "$2" ansible-playbook playbooks/lab.yml | tee "$1" || rc=$?
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        echo "the main job did not finish within $2 s (its last task is at the end of $1)" >&2
+    fi
+    return "$rc"
+}
+main_job "$log/site-1.log" 2400
 t2=$(now)
-ansible-playbook playbooks/lab.yml | tee "$log/site-2.log"
+main_job "$log/site-2.log" 1200
 t3=$(now)
 
 # The second run must report no change on any host.
