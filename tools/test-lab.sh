@@ -21,9 +21,9 @@ main_job() {  # main_job LOG LIMIT_SECONDS
     fi
     return "$rc"
 }
-main_job "$log/site-1.log" 2400
+main_job "$log/site-1.log" 3000
 t2=$(now)
-main_job "$log/site-2.log" 1200
+main_job "$log/site-2.log" 1500
 t3=$(now)
 
 # The second run must report no change on any host.
