@@ -152,18 +152,24 @@ def test_passwords_appear_nowhere(host, hostvars):
         assert not [p for p in passwords if p in content]
 
 
-def test_verbose_rerun_changes_nothing_and_hides_the_passwords(hostvars):
-    """Runs the converge again with -vvv on the controller: no change, and no password is printed."""
+def rerun_converge(*flags):
+    """Run the scenario's converge again from the controller with `flags`; return its combined output."""
     env = dict(os.environ)
     inventory = env.get("MOLECULE_INVENTORY_FILE")
     scenario = env.get("MOLECULE_SCENARIO_DIRECTORY")
     if not inventory or not scenario:
         pytest.skip("not run by molecule")
     result = subprocess.run(
-        ["ansible-playbook", "-vvv", "--diff", "-i", os.path.dirname(inventory), os.path.join(scenario, "converge.yml")],
+        ["ansible-playbook", *flags, "-i", os.path.dirname(inventory), os.path.join(scenario, "converge.yml")],
         capture_output=True, text=True, env=env, check=False)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
+    return output
+
+
+def test_verbose_rerun_changes_nothing_and_hides_the_passwords(hostvars):
+    """Runs the converge again with -vvv on the controller: no change, and no password is printed."""
+    output = rerun_converge("-vvv", "--diff")
     assert "Create the replication account" in output  # the secret-handling tasks ran
     for password in (hostvars["mysql_server_root_password"], hostvars["mysql_server_replication_password"],
                      hostvars["mysql_server_users"][0]["password"]):
@@ -172,14 +178,5 @@ def test_verbose_rerun_changes_nothing_and_hides_the_passwords(hostvars):
 
 
 def test_check_mode_rerun_predicts_no_change():
-    env = dict(os.environ)
-    inventory = env.get("MOLECULE_INVENTORY_FILE")
-    scenario = env.get("MOLECULE_SCENARIO_DIRECTORY")
-    if not inventory or not scenario:
-        pytest.skip("not run by molecule")
-    result = subprocess.run(
-        ["ansible-playbook", "--check", "--diff", "-i", os.path.dirname(inventory), os.path.join(scenario, "converge.yml")],
-        capture_output=True, text=True, env=env, check=False)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-3000:]
+    output = rerun_converge("--check", "--diff")
     assert "changed=0" in output and "failed=0" in output, output[-3000:]
