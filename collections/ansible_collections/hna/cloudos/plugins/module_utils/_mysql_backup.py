@@ -863,8 +863,6 @@ class BackupTask:
             if counts is None:
                 self.warn('row counts are left out of backup %s: %s' % (backup_id, reason or 'they could not be read'))
             manifest['row_counts'] = counts
-            if not server['log_bin']:
-                position = dict(gtid=None, binlog_file=None, binlog_pos=None)
         manifest['position'] = position if server['log_bin'] else dict(gtid=None, binlog_file=None, binlog_pos=None)
         self._write_manifest(directory, manifest, path)
         self.result['backup'] = dict(id=backup_id, path=path, size=manifest['size'], duration=manifest['duration'],
