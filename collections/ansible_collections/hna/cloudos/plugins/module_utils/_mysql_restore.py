@@ -56,6 +56,7 @@ from ansible_collections.hna.cloudos.plugins.module_utils._mysql import (
     parse_mariadb_gtid_pos,
     query_rows,
     quote_identifier,
+    read_password_file,
     run,
     server_address,
 )
@@ -119,20 +120,6 @@ RESTORE_MODULE_KWARGS = dict(
     required_together=MYSQL_REQUIRED_TOGETHER,
     required_by={'data_volume': ('container',)},
 )
-
-
-def read_password_file(path, option):
-    """The password in a file on the host of the module (one line; the final line break is dropped)."""
-    try:
-        with open(path, 'r', encoding='utf-8') as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise RestoreError('%s %s cannot be read: %s' % (option, path, exc.strerror or exc)) from None
-    password = text[:-1] if text.endswith('\n') else text
-    password = password[:-1] if password.endswith('\r') else password
-    if not password:
-        raise RestoreError('%s %s is empty' % (option, path))
-    return password
 
 
 def parse_until_time(text):
