@@ -142,8 +142,9 @@ def start_server(image):
 
 
 def data_size():
-    query('ANALYZE TABLE ' + ', '.join('sbtest.%s' % row[0] for row in query(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'sbtest'")))
+    tables = [row[0] for row in query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'sbtest'")]
+    if tables:  # the sizes in information_schema are estimates until then
+        query('ANALYZE TABLE ' + ', '.join('sbtest.%s' % name for name in tables))
     return int(query("SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables "
                      "WHERE table_schema = 'sbtest'")[0][0])
 
@@ -229,6 +230,7 @@ def main():
     parser.add_argument('--record', action='store_true', help='append the result rows to docs/benchmarks.md')
     parser.add_argument('--keep', action='store_true', help='keep the server and its data volume')
     parser.add_argument('--prefix', default='hnabench-backup', help='name prefix of the container, volume and image')
+    parser.add_argument('--prepare-only', action='store_true', help='build, start and fill the server, then stop (implies --keep)')
     options = parser.parse_args()
     set_prefix(options.prefix)
 
@@ -243,6 +245,9 @@ def main():
             raise SystemExit('sbtest holds %.2f GiB, less than --min-gib %.2f: give more --tables or --table-size'
                              % (size / 2**30, options.min_gib))
         say('sbtest: %d tables x %d rows, %.2f GiB of rows and indexes' % (options.tables, options.table_size, size / 2**30))
+        if options.prepare_only:
+            options.keep = True
+            return 0
         for round_ in range(options.repeat):
             clear_backups()
             figures['raw_logical'].append(raw_logical())
