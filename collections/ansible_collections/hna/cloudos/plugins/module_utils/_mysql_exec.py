@@ -1,0 +1,443 @@
+# This module_utils file is private to the hna.cloudos collection and may change without notice.
+# Content outside the collection must not import it.
+
+# Copyright: Contributors to the hna.cloudos collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Bash scripts that stream data in or out of a MySQL/MariaDB server's container (or of this host).
+
+The backup and restore modules run their pipelines (dump, compression, mariabackup, import) where the
+server's tools are: inside the server's container through the Docker engine's exec API
+(:class:`ContainerExec`), or on the host of the module with ``subprocess`` (:class:`LocalExec`). Both
+have the same methods:
+
+- :meth:`put_files` creates a fresh private directory (mode 0700, :attr:`directory`) with an ``out``
+  sub-directory and writes the given files into it (mode 0600): option files with credentials, so that
+  no secret is ever on a command line or in an environment;
+- :meth:`stream_out` runs a script and hands every chunk of its standard output to a callback (the
+  module hashes and writes it); :meth:`stream_in` runs a script and writes the chunks of an iterable to
+  its standard input. The standard error of the script goes to ``out/stderr`` (and the script sends the
+  errors of each stage to files of its own in ``out``), never to the module; ``stream_in`` also sends the
+  script's standard output to ``out/stdout``;
+- :meth:`read_files` returns the files the script left in ``out`` (exit codes of every stage of a
+  pipeline, ``${PIPESTATUS[*]}``, error output, positions); :meth:`cleanup` removes the directory.
+
+Both calls return the script's exit code; a script still running when ``timeout`` seconds have passed
+is killed (its whole session) and :class:`ExecError` is raised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import select
+import shlex
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tarfile
+import tempfile
+import time
+import uuid
+
+from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import error_text
+
+CHUNK = 1024 * 1024
+#: Where the private directories are created inside a container.
+CONTAINER_TMP = '/tmp'
+_STREAM_HEADER = struct.Struct('>BxxxL')
+
+
+class ExecError(Exception):
+    """A script could not be run or followed, as one line."""
+
+
+def _payload(content):
+    if isinstance(content, bytes):
+        return content
+    return content.encode('utf-8')
+
+
+def private_archive(directory, files, uid=0, gid=0):
+    """A tar archive with ``directory`` and ``directory/out`` (mode 0700) and ``files`` in ``directory`` (mode 0600)."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode='w') as archive:
+        for name in (directory, directory + '/out'):
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o700
+            info.uid, info.gid = uid, gid
+            info.mtime = int(time.time())
+            archive.addfile(info)
+        for name, content in sorted(files.items()):
+            if '/' in name or name in ('', '.', '..', 'out'):
+                raise ExecError('invalid file name %r for the private directory' % (name,))
+            payload = _payload(content)
+            info = tarfile.TarInfo('%s/%s' % (directory, name))
+            info.mode = 0o600
+            info.uid, info.gid = uid, gid
+            info.size = len(payload)
+            info.mtime = int(time.time())
+            archive.addfile(info, io.BytesIO(payload))
+    return data.getvalue()
+
+
+def read_archive(data):
+    """The regular files of a tar archive (as the engine's ``get_archive`` returns it), by base name, as text."""
+    result = {}
+    with tarfile.open(fileobj=io.BytesIO(data), mode='r') as archive:
+        for member in archive.getmembers():
+            if member.isfile():
+                result[os.path.basename(member.name)] = archive.extractfile(member).read().decode('utf-8', 'replace')
+    return result
+
+
+def wrap_script(script, directory, stdout_to_file=False):
+    """The script as it is run: errors into ``out/stderr``, its process ID into ``out/pid``, strict bash settings."""
+    out = shlex.quote(directory + '/out')
+    lines = ['exec 2>>%s/stderr' % out]
+    if stdout_to_file:
+        lines.append('exec >>%s/stdout' % out)
+    lines += ['echo $$ > %s/pid' % out, 'set -u -o pipefail', 'umask 077', 'cd %s' % shlex.quote(directory), script]
+    return '\n'.join(lines) + '\n'
+
+
+def forget_files_trap(directory, names):
+    """A bash line that removes ``names`` (option files) of ``directory`` when the script ends, however it ends.
+
+    A script that puts it first leaves no credential behind even when the module that started it is
+    killed (its output pipe breaks, the script ends, the trap runs).
+    """
+    paths = ' '.join(shlex.quote('%s/%s' % (directory, name)) for name in names)
+    return "trap 'rm -f -- %s' EXIT" % paths.replace("'", "'\\''")
+
+
+class _Exec:
+    """What both implementations share."""
+
+    directory = None
+
+    def path(self, name):
+        """The path of ``name`` in the private directory (as the script sees it)."""
+        return '%s/%s' % (self.directory, name)
+
+    @property
+    def out(self):
+        return self.directory + '/out'
+
+
+class ContainerExec(_Exec):
+    """Scripts inside a running container, through the Docker engine API of ``client`` (a ``DockerClient``).
+
+    Every engine error becomes an :class:`ExecError` of one line naming the container.
+    """
+
+    def __init__(self, client, container, prefix='hna-mysql'):
+        self.client = client
+        self.api = client.api
+        self.container = container
+        self.directory = '%s/%s-%s' % (CONTAINER_TMP, prefix, uuid.uuid4().hex)
+        self._prepared = False
+        self._timeout = None
+
+    def _call(self, what, function, *args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except Exception as exc:  # pylint: disable=broad-except
+            # docker.errors.* and requests errors: one line, whatever the SDK raised.
+            raise ExecError('container %s on %s: could not %s: %s'
+                            % (self.container, getattr(self.client, 'docker_host', 'the Docker engine'), what,
+                               error_text(exc))) from None
+
+    def inspect(self):
+        """The engine's description of the container; :class:`ExecError` unless it exists and runs."""
+        info = self._call('inspect it', self.api.inspect_container, self.container)
+        state = info.get('State') or {}
+        if not state.get('Running'):
+            raise ExecError('container %s on %s does not run (status %s): the server must run in it'
+                            % (self.container, self.client.docker_host, state.get('Status', 'unknown')))
+        return info
+
+    check = inspect
+
+    def put_files(self, files):
+        self._call('copy files into it', self.api.put_archive, self.container, '/',
+                   private_archive(self.directory.lstrip('/'), files))
+        self._prepared = True
+
+    def _ensure(self):
+        if not self._prepared:
+            self.put_files({})
+
+    def run(self, script, timeout=60):
+        """Run a short script (its output into ``out``); return its exit code."""
+        return self.stream_out(script, lambda data: None, timeout)
+
+    def _start(self, script, stdin, what, stdout_to_file=False):
+        self._ensure()
+        exec_id = self._call(what, self.api.exec_create, self.container,
+                             ['bash', '-c', wrap_script(script, self.directory, stdout_to_file)],
+                             stdout=True, stderr=True, stdin=stdin)['Id']
+        sock = self._call(what, self.api.exec_start, exec_id, socket=True)
+        raw = getattr(sock, '_sock', sock)
+        return exec_id, sock, raw
+
+    def stream_out(self, script, sink, timeout):
+        exec_id, sock, raw = self._start(script, False, 'start a script in it')
+        self._timeout = timeout
+        deadline = time.monotonic() + timeout
+        try:
+            for kind, data in self._frames(raw, deadline, exec_id):
+                if kind == 1:
+                    sink(data)
+        finally:
+            with contextlib.suppress(Exception):
+                sock.close()
+        return self._exit_code(exec_id, deadline)
+
+    def stream_in(self, script, source, timeout):
+        exec_id, sock, raw = self._start(script, True, 'start a script in it', stdout_to_file=True)
+        self._timeout = timeout
+        deadline = time.monotonic() + timeout
+        try:
+            try:
+                for chunk in source:
+                    if not chunk:
+                        continue
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        self._timed_out(exec_id, timeout)
+                    raw.settimeout(remaining)
+                    try:
+                        raw.sendall(chunk)
+                    except socket.timeout:
+                        self._timed_out(exec_id, timeout)
+                    except OSError:
+                        break  # the script stopped reading (it ended): its exit code tells why
+                with contextlib.suppress(OSError):
+                    raw.shutdown(socket.SHUT_WR)
+            except BaseException:
+                # The module stops feeding (an error of the source, a timeout): end the script too.
+                self._kill(exec_id)
+                raise
+            for _frame in self._frames(raw, deadline, exec_id):
+                pass
+        finally:
+            with contextlib.suppress(Exception):
+                sock.close()
+        return self._exit_code(exec_id, deadline)
+
+    def _frames(self, raw, deadline, exec_id):
+        """The ``(stream, bytes)`` frames of an attached exec (stdout 1, stderr 2) until the end of the stream."""
+        def read_exact(count):
+            parts, missing = [], count
+            while missing:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._timed_out(exec_id, self._timeout)
+                raw.settimeout(remaining)
+                try:
+                    data = raw.recv(min(missing, CHUNK))
+                except socket.timeout:
+                    self._timed_out(exec_id, self._timeout)
+                except OSError as exc:
+                    raise ExecError('container %s: the connection to the script broke: %s'
+                                    % (self.container, exc.strerror or exc)) from None
+                if not data:
+                    return b''.join(parts) if parts else None
+                parts.append(data)
+                missing -= len(data)
+            return b''.join(parts)
+
+        while True:
+            header = read_exact(_STREAM_HEADER.size)
+            if not header:
+                return
+            if len(header) < _STREAM_HEADER.size:
+                raise ExecError('container %s: the stream of the script ended in the middle of a frame' % self.container)
+            kind, length = _STREAM_HEADER.unpack(header)
+            if not length:
+                continue
+            while length:
+                data = read_exact(min(length, CHUNK))
+                if data is None:
+                    raise ExecError('container %s: the stream of the script ended in the middle of a frame' % self.container)
+                length -= len(data)
+                yield kind, data
+
+    def _exit_code(self, exec_id, deadline):
+        while True:
+            info = self._call('read the exit code of a script', self.api.exec_inspect, exec_id)
+            if not info.get('Running'):
+                return info.get('ExitCode')
+            if time.monotonic() >= deadline:
+                self._timed_out(exec_id, self._timeout)
+            time.sleep(0.1)
+
+    def _kill(self, exec_id):
+        """End the script's whole session (the exec's process is a session leader; ``timeout`` makes process groups)."""
+        with contextlib.suppress(Exception):
+            pid = self.api.exec_inspect(exec_id).get('Pid')
+            if not pid:
+                return
+            # Pid is the process ID on the host; out/pid holds the one inside the container.
+            killer = self.api.exec_create(self.container, ['bash', '-c', 'pid=$(cat %s/pid) && { pkill -KILL -s "$pid"; kill -KILL '
+                                                           '-- "-$pid"; } 2>/dev/null; true' % shlex.quote(self.out)],
+                                          stdout=True, stderr=True)['Id']
+            self.api.exec_start(killer)
+
+    def _timed_out(self, exec_id, timeout):
+        self._kill(exec_id)
+        raise ExecError('container %s: the script did not finish in time (timeout%s) and was stopped'
+                        % (self.container, '' if timeout is None else ' %d s' % timeout))
+
+    def read_files(self):
+        try:
+            stream, _stat = self.api.get_archive(self.container, self.out)
+            return read_archive(b''.join(stream))
+        except Exception as exc:  # pylint: disable=broad-except
+            raise ExecError('container %s: could not read the results of the script: %s'
+                            % (self.container, error_text(exc))) from None
+
+    def cleanup(self):
+        """Remove the private directory; return ``None``, or one line saying why it could not be removed."""
+        if not self._prepared:
+            return None
+        try:
+            exec_id = self.api.exec_create(self.container, ['rm', '-rf', '--', self.directory], stdout=True, stderr=True)['Id']
+            self.api.exec_start(exec_id)
+            code = self.api.exec_inspect(exec_id).get('ExitCode')
+            if code:
+                raise RuntimeError('rm exited with %s' % code)
+        except Exception as exc:  # pylint: disable=broad-except
+            return ('could not remove %s from container %s (%s): remove it, it may hold option files with passwords'
+                    % (self.directory, self.container, error_text(exc)))
+        self._prepared = False
+        return None
+
+
+class LocalExec(_Exec):
+    """Scripts on the host of the module (the server's tools installed there)."""
+
+    def __init__(self, prefix='hna-mysql'):
+        self.prefix = prefix
+        self.container = None
+        self.directory = tempfile.mkdtemp(prefix=prefix + '-')
+        os.chmod(self.directory, 0o700)
+        os.mkdir(os.path.join(self.directory, 'out'), 0o700)
+
+    def put_files(self, files):
+        if self.directory is None:
+            raise ExecError('the private directory was removed already')
+        for name, content in files.items():
+            if '/' in name or name in ('', '.', '..', 'out'):
+                raise ExecError('invalid file name %r for the private directory' % (name,))
+            descriptor = os.open(os.path.join(self.directory, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, 'wb') as handle:
+                handle.write(_payload(content))
+
+    def _ensure(self):
+        if self.directory is None:
+            raise ExecError('the private directory was removed already')
+
+    def check(self, tools=('bash',)):
+        missing = [tool for tool in tools if not shutil.which(tool)]
+        if missing:
+            raise ExecError('this host lacks %s: install it, or set container to the container of the server'
+                            % ', '.join(missing))
+
+    def run(self, script, timeout=60):
+        return self.stream_out(script, lambda data: None, timeout)
+
+    def _popen(self, script, stdin, stdout_to_file=False):
+        self._ensure()
+        return subprocess.Popen(['bash', '-c', wrap_script(script, self.directory, stdout_to_file)], stdin=stdin,
+                                stdout=subprocess.DEVNULL if stdout_to_file else subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def _kill(self, process):
+        with contextlib.suppress(OSError):
+            subprocess.run(['pkill', '-KILL', '-s', str(process.pid)], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=False)
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            process.wait(5)
+
+    def _timed_out(self, process, timeout):
+        self._kill(process)
+        raise ExecError('the script did not finish in time (timeout %d s) and was stopped' % timeout)
+
+    def stream_out(self, script, sink, timeout):
+        deadline = time.monotonic() + timeout
+        with open(os.devnull, 'rb') as devnull:
+            process = self._popen(script, devnull)
+        try:
+            descriptor = process.stdout.fileno()
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._timed_out(process, timeout)
+                ready, _w, _x = select.select([descriptor], [], [], min(remaining, 1.0))
+                if not ready:
+                    continue
+                data = os.read(descriptor, CHUNK)
+                if not data:
+                    break
+                sink(data)
+            remaining = deadline - time.monotonic()
+            try:
+                return process.wait(max(remaining, 0.1))
+            except subprocess.TimeoutExpired:
+                self._timed_out(process, timeout)
+        except BaseException:
+            if process.poll() is None:
+                self._kill(process)
+            raise
+        finally:
+            process.stdout.close()
+
+    def stream_in(self, script, source, timeout):
+        deadline = time.monotonic() + timeout
+        process = self._popen(script, subprocess.PIPE, stdout_to_file=True)
+        try:
+            try:
+                for chunk in source:
+                    if time.monotonic() > deadline:
+                        self._timed_out(process, timeout)
+                    if chunk:
+                        process.stdin.write(chunk)
+            except BrokenPipeError:
+                pass  # the script stopped reading: its exit code tells why
+            with contextlib.suppress(BrokenPipeError):
+                process.stdin.close()
+            try:
+                return process.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                self._timed_out(process, timeout)
+        except BaseException:
+            if process.poll() is None:
+                self._kill(process)
+            raise
+
+    def read_files(self):
+        result = {}
+        if self.directory is None:
+            return result
+        out = os.path.join(self.directory, 'out')
+        for name in os.listdir(out):
+            path = os.path.join(out, name)
+            if os.path.isfile(path):
+                with open(path, encoding='utf-8', errors='replace') as handle:
+                    result[name] = handle.read()
+        return result
+
+    def cleanup(self):
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+        return None

@@ -1,0 +1,170 @@
+# Copyright: Contributors to the hna.cloudos collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Tests of the script runners: LocalExec for real (bash on this host), ContainerExec against a fake engine."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+import stat
+import struct
+import tarfile
+import threading
+
+import pytest
+
+from ansible_collections.hna.cloudos.plugins.module_utils import _mysql_exec as mexec
+
+
+def test_local_stream_out_hashes_the_stream_and_keeps_stderr_out():
+    runner = mexec.LocalExec()
+    try:
+        runner.put_files({'client.cnf': '[client]\npassword="s"\n'})
+        assert stat.S_IMODE(os.stat(runner.directory).st_mode) == 0o700
+        assert stat.S_IMODE(os.stat(runner.path('client.cnf')).st_mode) == 0o600
+        digest, chunks = hashlib.sha256(), []
+
+        def sink(data):
+            digest.update(data)
+            chunks.append(len(data))
+
+        script = '\n'.join([
+            mexec.forget_files_trap(runner.directory, ['client.cnf']),
+            'head -c 3000000 /dev/zero | tr "\\0" a | cat',
+            'echo "${PIPESTATUS[*]}" > out/status',
+            'echo "a warning" >&2',
+        ])
+        assert runner.stream_out(script, sink, 30) == 0
+        assert sum(chunks) == 3000000
+        assert digest.hexdigest() == hashlib.sha256(b'a' * 3000000).hexdigest()
+        files = runner.read_files()
+        assert files['status'].split() == ['0', '0', '0']
+        assert files['stderr'] == 'a warning\n'
+        assert not os.path.exists(runner.path('client.cnf'))  # the trap removed it
+        assert runner.stream_out('exit 7', sink, 10) == 7
+    finally:
+        directory = runner.directory
+        runner.cleanup()
+    assert not os.path.exists(directory)
+
+
+def test_local_stream_in_and_timeout():
+    runner = mexec.LocalExec()
+    try:
+        assert runner.stream_in('wc -c > out/count; echo ignored', (b'x' * 1000 for dummy in range(1000)), 30) == 0
+        assert runner.read_files()['count'].strip() == '1000000'
+        # A script that stops reading: the rest of the source is dropped and its exit code returned.
+        assert runner.stream_in('head -c 10 > /dev/null; exit 3', (b'y' * 65536 for dummy in range(100)), 30) == 3
+        with pytest.raises(mexec.ExecError, match='did not finish in time'):
+            runner.stream_out('sleep 20 | cat', lambda data: None, 1)
+    finally:
+        runner.cleanup()
+
+
+def test_wrap_script_sends_errors_to_a_file():
+    text = mexec.wrap_script('mariadb-dump', '/tmp/x y')
+    assert text.splitlines()[0] == "exec 2>>'/tmp/x y/out'/stderr"
+    assert 'set -u -o pipefail' in text and text.endswith('mariadb-dump\n')
+    assert 'exec >>' in mexec.wrap_script('x', '/tmp/d', stdout_to_file=True)
+
+
+def test_private_archive_modes():
+    data = mexec.private_archive('tmp/d', {'a.cnf': 'x', 'b.cnf': b'y'})
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        modes = dict((member.name, (member.mode, member.isdir())) for member in archive.getmembers())
+    assert modes == {'tmp/d': (0o700, True), 'tmp/d/out': (0o700, True), 'tmp/d/a.cnf': (0o600, False),
+                     'tmp/d/b.cnf': (0o600, False)}
+    with pytest.raises(mexec.ExecError):
+        mexec.private_archive('tmp/d', {'../x': 'y'})
+
+
+class _FakeAPI:
+    """Just enough of docker.APIClient for ContainerExec: one exec whose attached stream is a socket pair."""
+
+    def __init__(self, frames, exit_code=0):
+        self.frames = frames
+        self.exit_code = exit_code
+        self.archives = []
+        self.created = []
+        self.received = b''
+
+    def put_archive(self, container, path, data):
+        self.archives.append((container, path, data))
+        return True
+
+    def exec_create(self, container, cmd, **kwargs):
+        self.created.append((cmd, kwargs))
+        return {'Id': 'e%d' % len(self.created)}
+
+    def exec_start(self, exec_id, socket=False, **kwargs):
+        if not socket:
+            return b''
+        ours, theirs = _socketpair()
+        payload = b''.join(struct.pack('>BxxxL', kind, len(data)) + data for kind, data in self.frames)
+        if self.created[-1][1].get('stdin'):
+            # Read what the module writes until it half-closes, then end the stream.
+            def drain():
+                while True:
+                    data = theirs.recv(65536)
+                    if not data:
+                        break
+                    self.received += data
+                theirs.close()
+            thread = threading.Thread(target=drain, daemon=True)
+            thread.start()
+        else:
+            def send():
+                theirs.sendall(payload)
+                theirs.close()
+            thread = threading.Thread(target=send, daemon=True)
+            thread.start()
+        return ours
+
+    def exec_inspect(self, exec_id):
+        return {'Running': False, 'ExitCode': self.exit_code, 'Pid': 1}
+
+    def get_archive(self, container, path):
+        data = io.BytesIO()
+        with tarfile.open(fileobj=data, mode='w') as archive:
+            payload = b'0 0\n'
+            info = tarfile.TarInfo('out/status')
+            info.size = len(payload)
+            archive.addfile(info, io.BytesIO(payload))
+        return [data.getvalue()], {}
+
+
+def _socketpair():
+    left, right = socket.socketpair()
+    return left, right
+
+
+class _Client:
+    docker_host = 'unix:///var/run/docker.sock'
+
+    def __init__(self, api):
+        self.api = api
+
+
+def test_container_stream_out_demultiplexes_stdout():
+    api = _FakeAPI([(1, b'abc'), (2, b'noise'), (1, b'def' * 100000)], exit_code=0)
+    runner = mexec.ContainerExec(_Client(api), 'mysql')
+    runner.put_files({'client.cnf': 'secret'})
+    received = []
+    assert runner.stream_out('true', received.append, 10) == 0
+    assert b''.join(received) == b'abc' + b'def' * 100000
+    command, options = api.created[0]
+    assert command[:2] == ['bash', '-c'] and 'secret' not in command[2]
+    assert runner.directory.startswith('/tmp/hna-mysql-')
+    assert runner.read_files() == {'status': '0 0\n'}
+
+
+def test_container_stream_in_half_closes():
+    api = _FakeAPI([], exit_code=0)
+    runner = mexec.ContainerExec(_Client(api), 'mysql')
+    assert runner.stream_in('cat > /dev/null', [b'1' * 1000, b'', b'2' * 5], 10) == 0
+    assert api.received == b'1' * 1000 + b'2' * 5
+    assert api.created[0][1]['stdin'] is True
