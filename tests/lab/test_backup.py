@@ -236,7 +236,8 @@ def lab():
     query("scratch", "INSERT INTO hnatest_small.t SELECT seq, MD5(seq) FROM hnatest_small.seq_1_to_1000")
     yield
     host.run(f"docker rm -f {SCRATCH}; docker volume rm -f {SCRATCH}-data")
-    host.run(f"mountpoint -q {BACKUPS}-full && umount {BACKUPS}-full; rm -rf {BACKUPS} {BACKUPS}-full {WORK}")
+    host.run(f"mountpoint -q {BACKUPS}-full && umount {BACKUPS}-full; rm -rf {BACKUPS} {BACKUPS}-full {WORK} "
+             "/var/log/hna-cloudos/hnatest-sched.log")
     for name in ("hnatest_bk", "hnatest_bk_copy", "hnatest_vvv"):
         query(NODE, f"DROP DATABASE IF EXISTS {name}")
     # The replica runs again (a test stopped it at the backup's position).
