@@ -317,6 +317,29 @@ def query_rows(connection, statement):
         return list(cursor.fetchall())
 
 
+def read_password_file(path, option='login_password_file'):
+    """The password stored in a file on the host of the module (its first line, without the line break).
+
+    Lets scheduled jobs log in without a secret in their command, playbook or cron file: the file (mode
+    0600, owned by the job's user) holds it. The password itself never appears in a message.
+    """
+    try:
+        with open(path, 'rb') as handle:
+            data = handle.read(65536)
+    except OSError as exc:
+        raise MySQLError('%s %s cannot be read: %s; give the path of a file that holds the password'
+                         % (option, path, exc.strerror or exc)) from None
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError:
+        raise MySQLError('%s %s is not UTF-8 text' % (option, path)) from None
+    lines = text.splitlines()
+    password = lines[0] if lines else ''
+    if not password or '\x00' in password:
+        raise MySQLError('%s %s holds no password on its first line' % (option, path))
+    return password
+
+
 # -- Client option file ---------------------------------------------------------------------------------
 
 def option_file_value(value):

@@ -294,12 +294,14 @@ def manifest_databases(manifest):
 
 def plan_databases(params, manifest):
     """What a logical restore writes into: a dict with ``databases`` (names on the target, or ``None`` = every
-    user schema), ``source`` (the one database of a one-database backup, else ``None``) and ``into`` (the
-    database the stream is imported into with ``mariadb --database``, for one-database backups).
+    user schema), ``source`` (the one database of a one-database backup, else ``None``), ``into`` (the
+    database it lands in) and ``rename`` (whether ``into`` differs from ``source``).
 
-    A one-database backup always goes into one named database (the source's name, or ``database`` with
-    ``target: database``), so that it can take another name; the ``USE`` and ``CREATE DATABASE`` lines of its
-    stream are then left out (:func:`restore_script`).
+    ``mysql_backup`` dumps named databases with ``mariadb-dump --databases``, so the stream of a one-database
+    backup creates its database itself (with its character set) and selects it with ``USE``. Restored under
+    another name, the module creates ``into``, imports with ``mariadb --database=<into>`` and leaves the
+    ``USE`` and ``CREATE DATABASE`` lines of the stream out (:func:`restore_script`); nothing else in the
+    stream is rewritten.
     """
     databases = manifest_databases(manifest)
     if params.get('target') == 'database':
@@ -316,8 +318,8 @@ def plan_databases(params, manifest):
         quote_identifier(into)
         if into in SYSTEM_SCHEMAS:
             raise RestoreError('database %s is a system schema: restore into another database' % into)
-        return dict(databases=[into], source=databases[0], into=into)
-    return dict(databases=databases, source=None, into=None)
+        return dict(databases=[into], source=databases[0], into=into, rename=into != databases[0])
+    return dict(databases=databases, source=None, into=None, rename=False)
 
 
 def user_tables_query(databases):
@@ -343,15 +345,15 @@ def schemas_query(databases):
 
 
 def prepare_statements(plan, existing, log_bin):
-    """Statements run on the target before the import: drop the existing target schemas, create the one of a
-    one-database backup. ``existing`` are the target schemas that exist (all of them are dropped: the caller
-    has checked ``force`` when any holds a table). None of them enters the binary log."""
+    """Statements run on the target before the import: drop the existing target schemas, create the database a
+    one-database backup is renamed into. ``existing`` are the target schemas that exist (all of them are
+    dropped: the caller has checked ``force`` when any holds a table). None of them enters the binary log."""
     statements = []
     if log_bin:
         statements.append(('SET SESSION sql_log_bin = 0', ()))
     for name in existing:
         statements.append(('DROP DATABASE %s' % quote_identifier(name).replace('%', '%%'), ()))
-    if plan['into'] is not None:
+    if plan.get('rename'):
         statements.append(('CREATE DATABASE %s' % quote_identifier(plan['into']).replace('%', '%%'), ()))
     return statements
 
@@ -781,7 +783,8 @@ class RestoreTask:
             return
 
         login = self._container_login(params)
-        filter_use = plan['into'] is not None
+        into = plan['into'] if plan['rename'] else None
+        filter_use = into is not None
         client = 'mariadb' if dialect.is_mariadb else 'mysql'
         chunks = FileChunks(backup['path'])
         runner = self._exec(params.get('container'))
@@ -793,7 +796,7 @@ class RestoreTask:
                 for statement in statements:
                     run(cursor, statement)
             script = forget_files_trap(runner.directory, ['target.cnf']) + '\n' + restore_script(
-                runner.directory, manifest['compression'], plan['into'], filter_use, client)
+                runner.directory, manifest['compression'], into, filter_use, client)
             started = time.monotonic()
             try:
                 code = runner.stream_in(script, chunks, params['timeout'])
@@ -804,7 +807,7 @@ class RestoreTask:
         finally:
             self._cleanup(runner)
         seconds = round(time.monotonic() - started, 3)
-        stages = [(name, '%s.err' % name) for name in restore_stages(plan['into'], filter_use)]
+        stages = [(name, '%s.err' % name) for name in restore_stages(into, filter_use)]
         failure = pipeline_failure(results, stages, 'the restore of backup %s' % backup['id'])
         if failure is None and code not in (0, None):
             failure = 'the restore of backup %s: the script in the container exited %s' % (backup['id'], code)

@@ -139,12 +139,14 @@ def test_backup_given_as_a_path(tmp_path):
 
 def test_plan_of_the_databases():
     one = dict(id='b1', databases=['testlog'])
-    assert restore.plan_databases(dict(target='instance'), one) == dict(databases=['testlog'], source='testlog', into='testlog')
+    assert restore.plan_databases(dict(target='instance'), one) == dict(
+        databases=['testlog'], source='testlog', into='testlog', rename=False)
     assert restore.plan_databases(dict(target='database', database='copy'), one) == dict(
-        databases=['copy'], source='testlog', into='copy')
-    assert restore.plan_databases(dict(target='database'), one)['into'] == 'testlog'
+        databases=['copy'], source='testlog', into='copy', rename=True)
+    assert restore.plan_databases(dict(target='database'), one)['rename'] is False
     everything = dict(id='b2', databases=None)
-    assert restore.plan_databases(dict(target='instance'), everything) == dict(databases=None, source=None, into=None)
+    assert restore.plan_databases(dict(target='instance'), everything) == dict(
+        databases=None, source=None, into=None, rename=False)
     with pytest.raises(RestoreError, match='target: database restores a one-database backup, but backup b2 holds every'):
         restore.plan_databases(dict(target='database', database='x'), everything)
     with pytest.raises(RestoreError, match='the databases a, b'):
@@ -158,10 +160,14 @@ def test_plan_of_the_databases():
 
 
 def test_statements_before_the_import():
-    plan = dict(databases=['copy'], source='testlog', into='copy')
+    plan = dict(databases=['copy'], source='testlog', into='copy', rename=True)
     assert restore.prepare_statements(plan, ['copy'], True) == [
         ('SET SESSION sql_log_bin = 0', ()), ('DROP DATABASE `copy`', ()), ('CREATE DATABASE `copy`', ())]
-    plan = dict(databases=None, source=None, into=None)
+    # Under its own name, the stream creates the database itself (with its character set).
+    plan = dict(databases=['testlog'], source='testlog', into='testlog', rename=False)
+    assert restore.prepare_statements(plan, ['testlog'], True) == [
+        ('SET SESSION sql_log_bin = 0', ()), ('DROP DATABASE `testlog`', ())]
+    plan = dict(databases=None, source=None, into=None, rename=False)
     assert restore.prepare_statements(plan, ['a%b', 'c`d'], False) == [
         ('DROP DATABASE `a%%b`', ()), ('DROP DATABASE `c``d`', ())]
     sql, params = restore.user_tables_query(None)
@@ -525,3 +531,15 @@ def test_point_in_time_replays_the_binary_logs_from_the_backup_position(tmp_path
                                                 until_time='2026-12-01 13:05:02'))
     assert outcome.failed and 'no verified logical backup with a GTID position taken before until_time' in outcome.result['msg']
     assert server.log == []
+
+
+def test_a_one_database_backup_under_its_own_name_keeps_its_stream(tmp_path, monkeypatch):
+    monkeypatch.setenv('PATH', _tools(tmp_path) + os.pathsep + os.environ['PATH'])
+    stream = b'CREATE DATABASE /*!32312 IF NOT EXISTS*/ `testlog` /*!40100 DEFAULT CHARACTER SET latin1 */;\nUSE `testlog`;\n'
+    backup_dir, _directory, _backup_id = _backup_dir(tmp_path, databases=['testlog'], content=stream)
+    server = FakeServer(tables={'testlog': 3})
+    outcome = _run(monkeypatch, server, _params(backup_dir, force=True))
+    assert not outcome.failed, outcome.result
+    assert (tmp_path / 'imported.sql').read_bytes() == stream
+    assert '--database' not in (tmp_path / 'args').read_text()
+    assert server.log[-2:] == ['SET SESSION sql_log_bin = 0', 'DROP DATABASE `testlog`']
