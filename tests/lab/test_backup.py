@@ -39,7 +39,7 @@ BACKUPS = "/var/backups/hnatest"              # the tests' backups on the node
 SCRATCH, SCRATCH_PORT = "hnatest-bk-db", 3399  # the throw-away server
 SCRATCH_PASSWORD = "Scr4tch-" + secrets.token_hex(8)
 LAB_PW_FILE, SCRATCH_PW_FILE = f"{WORK}/lab-root", f"{WORK}/scratch-root"
-BIG_ROWS = 300_000
+BIG_ROWS = 500_000
 STATUS_DIR = "/var/lib/hna-cloudos/backup-status"
 
 
@@ -92,7 +92,7 @@ def backup_args(server="scratch", **extra):
                     login_password_file=SCRATCH_PW_FILE)
     else:
         args = dict(container="mysql", login_host=ADDRESS[NODE], login_port=3306, login_password_file=LAB_PW_FILE)
-    args.update(backup_dir=BACKUPS, login_user="root")
+    args.update(backup_dir=BACKUPS, login_user="root", verify="true")
     args.update(extra)
     return args
 
@@ -400,6 +400,9 @@ def test_a_table_the_user_cannot_read_fails_the_backup():
     query("scratch", "CREATE USER IF NOT EXISTS 'hnatest_limited'@'%' IDENTIFIED BY 'L1mited-lab-test'")
     query("scratch", "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SHOW VIEW, EVENT, TRIGGER ON *.* TO 'hnatest_limited'@'%'")
     query("scratch", "GRANT SELECT ON hnatest_priv.open TO 'hnatest_limited'@'%'")
+    # The account sees the table (it may write into it) but cannot read it. (A table it has no privilege on at all
+    # is invisible to it, and to mariadb-dump run as it.)
+    query("scratch", "GRANT INSERT ON hnatest_priv.secret TO 'hnatest_limited'@'%'")
     sh(f"umask 077; echo L1mited-lab-test > {WORK}/limited")
     rc, result = backup(instance="hnatest-priv", databases=["hnatest_priv"], login_user="hnatest_limited",
                         login_password_file=f"{WORK}/limited")
@@ -441,15 +444,22 @@ def test_a_flipped_byte_is_refused_by_verify_and_restore():
 
 def test_two_runs_at_once_one_fails_naming_the_holder_or_waits():
     instance = "hnatest-twice"
-    first = Background("hna.cloudos.mysql_backup", **backup_args(instance=instance, databases=["hnatest_big"],
-                                                                compression="gzip", compression_level=9))
-    first.start()
-    holder = wait_for(lambda: partial_size(instance) > 0 and lock_holder(instance), 120, "the first backup to hold the lock", 0.2)
-    rc, result = backup(instance=instance, databases=["hnatest_small"], lock_timeout=1)
-    first.join(300)
-    assert rc != 0, result
-    assert one_line(result["msg"]) and str(holder["pid"]) in result["msg"], result["msg"]
-    assert first.result[0] == 0, first.result
+    runs = [Background("hna.cloudos.mysql_backup", **backup_args(instance=instance, databases=["hnatest_big"],
+                                                                compression="gzip", compression_level=9, lock_timeout=1))
+            for _ in range(2)]
+    runs[0].start()
+    time.sleep(1)
+    runs[1].start()
+    holders = set()
+    while any(run.is_alive() for run in runs):
+        holder = lock_holder(instance)
+        if holder:
+            holders.add(str(holder.get("pid")))
+        time.sleep(0.2)
+    failed = [run.result[1] for run in runs if run.result[0] != 0]
+    assert len(failed) == 1, [run.result for run in runs]
+    msg = failed[0]["msg"]
+    assert one_line(msg) and re.search(r"lock", msg, re.I) and any(pid in msg for pid in holders), (msg, holders)
     assert [b["status"] for b in info(instance)["backups"]] == ["verified"]
 
     # Without a short lock_timeout the second waits: two whole backups one after the other, never interleaved.
