@@ -431,6 +431,11 @@ def test_a_flipped_byte_is_refused_by_verify_and_restore():
     size = result["backup"]["size"]
     sh(f"python3 -c \"import sys; f = open(sys.argv[1], 'r+b'); f.seek({size // 2}); b = f.read(1); f.seek({size // 2}); "
        f"f.write(bytes([b[0] ^ 0xFF])); f.close()\" {shlex.quote(path)}")
+    # Verification (mysql_backup_info re-reading every file against its manifest) reports it corrupt.
+    rc, checked = module("hna.cloudos.mysql_backup_info", backup_dir=BACKUPS, instance=instance, checksum=True)
+    assert rc == 0, checked
+    entry = [b for b in checked["backups"] if b["id"] == backup_id][0]
+    assert entry["status"] == "corrupt" and checked["latest_verified"] is None, checked
     rc, result = module("hna.cloudos.mysql_restore", container=SCRATCH, login_host=ADDRESS[NODE], login_port=SCRATCH_PORT,
                         login_password_file=SCRATCH_PW_FILE, backup_dir=BACKUPS, instance=instance, backup=backup_id,
                         target="database", database="hnatest_flip_copy")
