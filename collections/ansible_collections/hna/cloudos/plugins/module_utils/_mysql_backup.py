@@ -61,6 +61,7 @@ from ansible_collections.hna.cloudos.plugins.module_utils._mysql_exec import (
     ExecError,
     LocalExec,
     forget_files_trap,
+    stale_directories_cleanup,
 )
 from ansible_collections.hna.cloudos.plugins.module_utils._mysql_replication import dump_gtid_position
 
@@ -81,8 +82,15 @@ VERIFY_START_TIMEOUT = 180
 _BINLOG_RE = re.compile(r"^-- CHANGE MASTER TO MASTER_LOG_FILE='([^']+)', MASTER_LOG_POS=(\d+);", re.MULTILINE)
 _XB_POSITION_RE = re.compile(
     r"MySQL binlog position: filename '([^']*)', position '(\d+)'(?:, GTID of the last change '([0-9,\-]*)')?")
-#: Statements mariadb-dump sends before its snapshot exists (anything else shows that it does).
-_PRE_SNAPSHOT_RE = re.compile(r'^\s*(/\*!\d+\s*)?(SET|FLUSH|START\s+TRANSACTION|SELECT\s+@@|SHOW\s+VARIABLES)\b', re.I)
+#: Statements mariadb-dump only sends once its snapshot exists (``START TRANSACTION WITH CONSISTENT SNAPSHOT``
+#: returned): seen in its session, they end the hold. Its statements before the snapshot (``SET ...``, ``SHOW STATUS
+#: LIKE 'binlog_snapshot_%'``, which it also sends after) are not in this list.
+_POST_SNAPSHOT_RE = re.compile(
+    r"^\s*(SELECT BINLOG_GTID_POS\(|UNLOCK TABLES|set optimizer_switch='semijoin=off'|"
+    r"SELECT LOGFILE_GROUP_NAME, FILE_NAME, TOTAL_EXTENTS|SELECT DISTINCT TABLESPACE_NAME, FILE_NAME|"
+    r"SHOW CREATE DATABASE IF NOT EXISTS|SAVEPOINT sp|ROLLBACK TO SAVEPOINT sp|SELECT /\*!40001 SQL_NO_CACHE \*/|"
+    r"SELECT engine, table_type FROM INFORMATION_SCHEMA\.TABLES WHERE table_schema = DATABASE\(\))", re.IGNORECASE)
+_START_SNAPSHOT_RE = re.compile(r'^\s*START TRANSACTION /\*!40100 WITH CONSISTENT SNAPSHOT \*/', re.IGNORECASE)
 
 
 class BackupError(Exception):
@@ -244,15 +252,19 @@ def logical_script(directory, log_bin, databases, compression, level, threads, t
     compress = compressor(compression, level, threads)
     return '\n'.join([
         forget_files_trap(directory, ['client.cnf']),
+        stale_directories_cleanup('hna-backup'),
         '{ mariadb-dump --version; %s --version | head -n 1; } > %s/tools 2>&1' % (compress[0], out),
         'start=$(date +%s.%N)',
         '%s 2>%s/dump.err \\' % (_command(dump_command(directory, log_bin, databases, timeout)), out),
         '  | tee >( { head -c %d > %s/head; wc -c > %s/rest; touch %s/counted; } ) \\' % (EDGE_BYTES, out, out, out),
         '        >( { tail -c %d > %s/tail; touch %s/tailed; } ) \\' % (EDGE_BYTES, out, out),
         '  | %s 2>%s/compress.err' % (_command(compress), out),
-        'echo "${PIPESTATUS[*]}" > %s/status' % out,
+        'hna_status="${PIPESTATUS[*]}"',
+        'echo "$hna_status" > %s/status' % out,
         'end=$(date +%s.%N)',
-        'for _ in $(seq 300); do [ -e %s/counted ] && [ -e %s/tailed ] && break; sleep 0.1; done' % (out, out),
+        # The edges are written by the readers of the tee; wait for them when the pipeline worked.
+        '[ "$hna_status" = "0 0 0" ] && for _ in $(seq 300); do [ -e %s/counted ] && [ -e %s/tailed ] && break; sleep 0.1; done' % (
+            out, out),
         'echo "$start $end" > %s/seconds' % out,
     ])
 
@@ -273,6 +285,7 @@ def physical_script(directory, compression, level, threads, timeout):
         backup.append('--parallel=%d' % threads)
     return '\n'.join([
         forget_files_trap(directory, ['client.cnf']),
+        stale_directories_cleanup('hna-backup'),
         'mkdir -p %s' % target,
         '{ mariadb-backup --version 2>&1 | head -n 1; %s --version | head -n 1; } > %s/tools 2>&1' % (compress[0], out),
         'start=$(date +%s.%N)',
@@ -402,6 +415,7 @@ class SnapshotCounter:
         self.stop = threading.Event()
         self._held_at = None
         self._known = set()
+        self._starting = set()
         self._thread = None
 
     def prepare(self):
@@ -450,14 +464,21 @@ class SnapshotCounter:
         user = self.login.get('login_user') or 'root'
         rows = query_rows(self.watcher, (
             'SELECT p.ID AS id, p.COMMAND AS command, p.INFO AS info, t.trx_id AS trx FROM information_schema.PROCESSLIST p'
-            ' LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID WHERE p.USER = %s', (user,)))
+            # A transaction that has locked or changed nothing: the dump's reads, not a writer waiting for its commit.
+            ' LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID AND t.trx_lock_structs = 0'
+            ' AND t.trx_rows_modified = 0 WHERE p.USER = %s', (user,)))
         for row in rows:
-            if int(row['id']) in self._known:
+            ident = int(row['id'])
+            if ident in self._known:
                 continue
             if row['trx'] is not None:
                 return True
             info = _text(row['info'])
-            if _text(row['command']) == 'Query' and info and not _PRE_SNAPSHOT_RE.match(info):
+            if _START_SNAPSHOT_RE.match(info):
+                self._starting.add(ident)
+            elif ident in self._starting:
+                return True  # its START TRANSACTION WITH CONSISTENT SNAPSHOT has returned
+            elif _POST_SNAPSHOT_RE.match(info):
                 return True
         return False
 
@@ -604,6 +625,38 @@ class BackupTask:
         return dict(flavour=server.flavour, version='.'.join(str(part) for part in server.version), text=server.text,
                     log_bin=_text(row['log_bin']).lower() in ('1', 'on'), hostname=_text(row['hostname']), schemas=schemas)
 
+    def _check_readable(self, login, server):
+        """Fail unless the account may read every table of the databases to dump.
+
+        ``mariadb-dump`` silently leaves out the tables an account cannot see, which gives a backup that lacks
+        them; so the account needs ``SELECT`` on each database as a whole (or on ``*.*``).
+        """
+        schemas = self.params.get('databases') or [name for name in server['schemas'] if name not in SYSTEM_SCHEMAS]
+        if not schemas:
+            return
+        grantee = ("CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1),"
+                   " '''')")
+        connection = connect(login)
+        try:
+            user = _text(query_rows(connection, ('SELECT CURRENT_USER() AS user', ()))[0]['user'])
+            rows = query_rows(connection, (
+                "SELECT 1 AS ok FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'SELECT' AND GRANTEE = %s"
+                % grantee, ()))
+            if rows:
+                return
+            placeholders = ', '.join(['%s'] * len(schemas))
+            rows = query_rows(connection, (
+                "SELECT DISTINCT TABLE_SCHEMA AS s FROM information_schema.SCHEMA_PRIVILEGES WHERE PRIVILEGE_TYPE = 'SELECT'"
+                ' AND GRANTEE = %s AND TABLE_SCHEMA IN (%s)' % (grantee, placeholders), tuple(schemas)))
+        finally:
+            connection.close()
+        readable = set(_text(row['s']) for row in rows)
+        lacking = [name for name in schemas if name not in readable]
+        if lacking:
+            raise BackupError('login_user %s may not read every table of %s (no SELECT on the whole database): the dump would'
+                              ' silently leave out the tables it cannot see; grant SELECT ON <database>.* (or on *.*) to that'
+                              ' account itself' % (user, ', '.join(lacking)))
+
     def _runner(self, prefix='hna-backup'):
         container = self.params.get('container')
         if not container:
@@ -635,6 +688,8 @@ class BackupTask:
         if missing:
             raise BackupError('databases: %s not on the server (it has %s)' % (
                 ', '.join(missing), ', '.join(name for name in server['schemas'] if name not in SYSTEM_SCHEMAS) or 'none'))
+        if params['method'] == 'logical':
+            self._check_readable(login, server)
         runner, container_info = self._runner()
         before = store.list_backups(directory)
         rules = dict(keep_last=params.get('keep_last'), keep_daily=params.get('keep_daily'),
@@ -808,8 +863,6 @@ class BackupTask:
             if counts is None:
                 self.warn('row counts are left out of backup %s: %s' % (backup_id, reason or 'they could not be read'))
             manifest['row_counts'] = counts
-            if not server['log_bin']:
-                position = dict(gtid=None, binlog_file=None, binlog_pos=None)
         manifest['position'] = position if server['log_bin'] else dict(gtid=None, binlog_file=None, binlog_pos=None)
         self._write_manifest(directory, manifest, path)
         self.result['backup'] = dict(id=backup_id, path=path, size=manifest['size'], duration=manifest['duration'],

@@ -96,24 +96,55 @@ def read_archive(data):
     return result
 
 
-def wrap_script(script, directory, stdout_to_file=False):
-    """The script as it is run: errors into ``out/stderr``, its process ID into ``out/pid``, strict bash settings."""
+def wrap_script(script, directory, stdout_to_file=False, watchdog=False):
+    """The script as it is run: errors into ``out/stderr``, its process ID into ``out/pid``, strict bash settings.
+
+    Commands added to the bash array ``HNA_AT_EXIT`` (see :func:`forget_files_trap`) run when the script
+    ends, however it ends. With ``watchdog`` (a script whose standard input the module holds open and never
+    writes to), a background reader ends the script's whole session as soon as that input closes: the
+    module that started it is gone (killed), so nobody reads its output any more.
+    """
     out = shlex.quote(directory + '/out')
     lines = ['exec 2>>%s/stderr' % out]
     if stdout_to_file:
         lines.append('exec >>%s/stdout' % out)
-    lines += ['echo $$ > %s/pid' % out, 'set -u -o pipefail', 'umask 077', 'cd %s' % shlex.quote(directory), script]
+    lines += ['echo $$ > %s/pid' % out, 'set -u -o pipefail', 'umask 077', 'cd %s' % shlex.quote(directory),
+              'HNA_AT_EXIT=()',
+              "trap 'for hna_command in \"${HNA_AT_EXIT[@]}\"; do eval \"$hna_command\"; done' EXIT"]
+    if watchdog:
+        lines += ['exec 3<&0 0</dev/null',
+                  # Everything of the session but the script itself (which then ends and runs HNA_AT_EXIT) and the
+                  # watchdog: TERM first (timeout passes it on and reaps its command), KILL what is left.
+                  '{ cat <&3 > /dev/null; hna_me=$BASHPID; hna_others() { for hna_pid in $(pgrep -s $$); do'
+                  ' [ "$hna_pid" = $$ ] || [ "$hna_pid" = "$hna_me" ] || echo "$hna_pid"; done; };'
+                  ' kill -TERM $(hna_others); sleep 2; kill -KILL $(hna_others); } > /dev/null 2>&1 &',
+                  'exec 3<&-',
+                  'HNA_AT_EXIT+=("kill $! 2>/dev/null")']
+    lines.append(script)
     return '\n'.join(lines) + '\n'
+
+
+def stale_directories_cleanup(prefix):
+    """A bash line that removes the private directories ``/tmp/<prefix>-*`` of scripts that no longer run.
+
+    A killed module leaves its directory behind (the option files are gone, the results stay); the next run
+    removes it. A directory counts as stale when the process ID in its ``out/pid`` is gone.
+    """
+    pattern = '%s/%s-*' % (CONTAINER_TMP, prefix)
+    return ('for hna_dir in %s; do [ -d "$hna_dir" ] && [ "$hna_dir" != "$PWD" ] || continue; '
+            'hna_pid=$(cat "$hna_dir/out/pid" 2>/dev/null) || continue; [ -n "$hna_pid" ] && [ -d "/proc/$hna_pid" ] '
+            '&& continue; rm -rf -- "$hna_dir"; done' % pattern)
 
 
 def forget_files_trap(directory, names):
     """A bash line that removes ``names`` (option files) of ``directory`` when the script ends, however it ends.
 
     A script that puts it first leaves no credential behind even when the module that started it is
-    killed (its output pipe breaks, the script ends, the trap runs).
+    killed (the script then ends, and this runs). For scripts run by :class:`ContainerExec` and
+    :class:`LocalExec` (it adds to the ``HNA_AT_EXIT`` array their wrapper sets up).
     """
     paths = ' '.join(shlex.quote('%s/%s' % (directory, name)) for name in names)
-    return "trap 'rm -f -- %s' EXIT" % paths.replace("'", "'\\''")
+    return 'HNA_AT_EXIT+=(%s)' % shlex.quote('rm -f -- %s' % paths)
 
 
 class _Exec:
@@ -177,17 +208,19 @@ class ContainerExec(_Exec):
         """Run a short script (its output into ``out``); return its exit code."""
         return self.stream_out(script, lambda data: None, timeout)
 
-    def _start(self, script, stdin, what, stdout_to_file=False):
+    def _start(self, script, stdin, what, stdout_to_file=False, watchdog=False):
         self._ensure()
         exec_id = self._call(what, self.api.exec_create, self.container,
-                             ['bash', '-c', wrap_script(script, self.directory, stdout_to_file)],
+                             ['bash', '-c', wrap_script(script, self.directory, stdout_to_file, watchdog)],
                              stdout=True, stderr=True, stdin=stdin)['Id']
         sock = self._call(what, self.api.exec_start, exec_id, socket=True)
         raw = getattr(sock, '_sock', sock)
         return exec_id, sock, raw
 
     def stream_out(self, script, sink, timeout):
-        exec_id, sock, raw = self._start(script, False, 'start a script in it')
+        # Its standard input stays open and empty while the module lives: the watchdog of the script ends the
+        # pipeline when it closes (the module was killed; the engine would otherwise let the pipeline run on).
+        exec_id, sock, raw = self._start(script, True, 'start a script in it', watchdog=True)
         self._timeout = timeout
         deadline = time.monotonic() + timeout
         try:

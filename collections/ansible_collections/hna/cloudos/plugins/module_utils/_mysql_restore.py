@@ -56,6 +56,7 @@ from ansible_collections.hna.cloudos.plugins.module_utils._mysql import (
     parse_mariadb_gtid_pos,
     query_rows,
     quote_identifier,
+    read_password_file,
     run,
     server_address,
 )
@@ -119,20 +120,6 @@ RESTORE_MODULE_KWARGS = dict(
     required_together=MYSQL_REQUIRED_TOGETHER,
     required_by={'data_volume': ('container',)},
 )
-
-
-def read_password_file(path, option):
-    """The password in a file on the host of the module (one line; the final line break is dropped)."""
-    try:
-        with open(path, 'r', encoding='utf-8') as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise RestoreError('%s %s cannot be read: %s' % (option, path, exc.strerror or exc)) from None
-    password = text[:-1] if text.endswith('\n') else text
-    password = password[:-1] if password.endswith('\r') else password
-    if not password:
-        raise RestoreError('%s %s is empty' % (option, path))
-    return password
 
 
 def parse_until_time(text):
@@ -567,23 +554,23 @@ def check_binlogs(facts, position, until_gtid, address):
     start at and the files read.
     """
     if not facts['log_bin']:
-        raise RestoreError('binlog_source %s has no binary log (log_bin is off): a point in time cannot be reached'
+        raise RestoreError('%s has no binary log (log_bin is off): a point in time cannot be reached'
                            % address)
     files = facts['files']
     if not files:
-        raise RestoreError('binlog_source %s lists no binary log' % address)
+        raise RestoreError('%s lists no binary log' % address)
     missing = mariadb_purged_gtids(position, files[0][1])
     if missing:
         domain, have, oldest = missing[0]
-        raise RestoreError('binlog_source %s has purged binary logs the replay needs (domain %d: the backup is at %s,'
+        raise RestoreError('%s has purged binary logs the replay needs (domain %d: the backup is at %s,'
                            ' the oldest binary log starts after %s): restore a newer backup or keep binary logs longer'
                            % (address, domain, have or 'nothing', oldest))
     first = start_file(files, position)
     if first is None:
-        raise RestoreError('binlog_source %s has no binary log that starts at or before the backup position %s'
+        raise RestoreError('%s has no binary log that starts at or before the backup position %s'
                            % (address, position))
     if until_gtid is not None and not gtid_contains(facts['gtid_binlog_pos'], until_gtid):
-        raise RestoreError('binlog_source %s has not written until_gtid %s (its binary log reaches %s)'
+        raise RestoreError('%s has not written until_gtid %s (its binary log reaches %s)'
                            % (address, until_gtid, facts['gtid_binlog_pos']))
     names = [name for name, _start in files]
     return first, names[names.index(first):]
@@ -865,7 +852,7 @@ class RestoreTask:
         names = dict(role='binlog source', host='binlog_source.login_host', port='binlog_source.login_port',
                      user='binlog_source.login_user', password='binlog_source.login_password',
                      socket='binlog_source.login_unix_socket')
-        return module_login, tool_login, server_address(module_login), names
+        return module_login, tool_login, 'binlog_source %s' % server_address(module_login), names
 
     def _plan_replay(self, dialect, plan, manifest):
         if not dialect.is_mariadb:

@@ -194,6 +194,11 @@ notes:
   - A backup of several databases (not all) cannot be brought to a point in time - C(mariadb-binlog) filters one
     database; take one backup per database, or one of the whole server. A one-database replay keeps the events whose
     default database (row events - their table's database) is that database, renamed to O(database).
+  - A one-database backup restored under another name (O(database)) only changes which database the stream lands in;
+    definitions that name the original database explicitly (a view or a trigger that reads C(testlog.hits)) keep
+    that name.
+  - A backup of the whole server restores the C(mysql) schema too - the accounts and passwords of the server as
+    they were when the backup was taken.
   - A physically restored server starts with an empty binary log; the GTID position of its data is the C(position) in RV(restored)
     (set C(gtid_slave_pos) to it before it replicates from the server the backup was taken on).
   - Passwords are only in option files (mode 0600) inside the container, removed when the restore ends; never on a

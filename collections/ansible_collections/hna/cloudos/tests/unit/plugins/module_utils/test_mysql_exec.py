@@ -100,31 +100,32 @@ class _FakeAPI:
         self.created.append((cmd, kwargs))
         return {'Id': 'e%d' % len(self.created)}
 
-    def exec_start(self, exec_id, socket=False, **kwargs):
-        if not socket:
+    def exec_start(self, exec_id, **kwargs):
+        if not kwargs.get('socket'):
             return b''
         ours, theirs = _socketpair()
         payload = b''.join(struct.pack('>BxxxL', kind, len(data)) + data for kind, data in self.frames)
-        if self.created[-1][1].get('stdin'):
-            # Read what the module writes until it half-closes, then end the stream.
-            def drain():
-                while True:
-                    data = theirs.recv(65536)
-                    if not data:
-                        break
-                    self.received += data
-                theirs.close()
-            thread = threading.Thread(target=drain, daemon=True)
-            thread.start()
-        else:
-            def send():
-                theirs.sendall(payload)
-                theirs.close()
-            thread = threading.Thread(target=send, daemon=True)
+
+        def send():
+            theirs.sendall(payload)
+            theirs.shutdown(socket.SHUT_WR)
+
+        def drain():
+            # What the module writes (stream_in), until it half-closes or closes.
+            while True:
+                data = theirs.recv(65536)
+                if not data:
+                    break
+                self.received += data
+
+        self.threads = [threading.Thread(target=target, daemon=True) for target in (send, drain)]
+        for thread in self.threads:
             thread.start()
         return ours
 
     def exec_inspect(self, exec_id):
+        for thread in getattr(self, 'threads', []):
+            thread.join(5)  # the module has closed its end: everything it wrote is read
         return {'Running': False, 'ExitCode': self.exit_code, 'Pid': 1}
 
     def get_archive(self, container, path):
@@ -158,6 +159,8 @@ def test_container_stream_out_demultiplexes_stdout():
     assert b''.join(received) == b'abc' + b'def' * 100000
     command, options = api.created[0]
     assert command[:2] == ['bash', '-c'] and 'secret' not in command[2]
+    # stdin held open for the watchdog, which ends the pipeline when the module goes away
+    assert options['stdin'] is True and 'cat <&3' in command[2]
     assert runner.directory.startswith('/tmp/hna-mysql-')
     assert runner.read_files() == {'status': '0 0\n'}
 

@@ -66,15 +66,19 @@ def test_gtid_positions():
     assert restore.gtid_contains('0-1-1', '')
 
 
-def test_password_file(tmp_path):
+def test_password_files_are_read_for_both_servers(tmp_path):
     path = tmp_path / 'pw'
     path.write_text('s3cr3t pass\n')
-    assert restore.read_password_file(str(path), 'login_password_file') == 's3cr3t pass'
-    path.write_text('\n')
-    with pytest.raises(RestoreError, match='login_password_file .* is empty'):
-        restore.read_password_file(str(path), 'login_password_file')
-    with pytest.raises(RestoreError, match='cannot be read'):
-        restore.read_password_file(str(tmp_path / 'missing'), 'login_password_file')
+    module = FakeModule(dict(login_password=None, login_password_file=str(path), until_time=None, until_gtid=None,
+                             data_volume=None, timeout=10,
+                             binlog_source=dict(login_user='repl', login_password=None, login_password_file=str(path))))
+    task = restore.RestoreTask(module)
+    task._inputs()
+    assert task.params['login_password'] == 's3cr3t pass'
+    assert task.params['binlog_source']['login_password'] == 's3cr3t pass'
+    module.params['login_password_file'] = str(tmp_path / 'missing')
+    with pytest.raises(Exception, match='login_password_file .*missing cannot be read'):
+        restore.RestoreTask(module)._inputs()
 
 
 # -- Choosing the backup ---------------------------------------------------------------------------------------
