@@ -283,6 +283,18 @@ def describe_error(exc, params=None, names=None):
     return '%s at %s: %s' % (role, where, text)
 
 
+def server_error_line(exc):
+    """``MySQL error N: text`` for an exception that carries a server error number (a PyMySQL error), else ``None``.
+
+    What a task fails with when such an error escapes its own handling: the number and the server's text,
+    never a traceback with values in it.
+    """
+    args = getattr(exc, 'args', ())
+    if args and isinstance(args[0], int) and len(args) > 1:
+        return 'MySQL error %d: %s' % (args[0], to_native(args[1]))
+    return None
+
+
 def connect(params, names=None):
     """Open a PyMySQL connection from the connection options. Raise :class:`MySQLError` with one line.
 

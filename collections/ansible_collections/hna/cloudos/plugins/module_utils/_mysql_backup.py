@@ -49,6 +49,7 @@ from ansible_collections.hna.cloudos.plugins.module_utils._mysql import (
     MYSQL_REQUIRED_TOGETHER,
     MySQLError,
     connect,
+    server_error_line,
     mysql_argument_spec,
     option_file_content,
     parse_server_version,
@@ -592,9 +593,9 @@ class BackupTask:
             self.module.fail_json(msg=' '.join(to_native(exc).split()), **self.result)
         except Exception as exc:  # pylint: disable=broad-except
             self._cleanup()
-            args = getattr(exc, 'args', ())
-            if args and isinstance(args[0], int) and len(args) > 1:
-                self.module.fail_json(msg='MySQL error %d: %s' % (args[0], to_native(args[1])), **self.result)
+            line = server_error_line(exc)
+            if line:
+                self.module.fail_json(msg=line, **self.result)
             raise
         self._cleanup()
         self.module.exit_json(**self.result)

@@ -46,12 +46,14 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import error_text
+from ansible_collections.hna.cloudos.plugins.module_utils._mysql_exec import read_archive
 from ansible_collections.hna.cloudos.plugins.module_utils._mysql import (
     ER_ACCESS_DENIED,
     MARIADB,
     MYSQL_REQUIRED_TOGETHER,
     MySQLError,
     connect,
+    server_error_line,
     detect_role,
     explain_replica_error,
     has_replication_privilege,
@@ -550,16 +552,6 @@ def _archive(directory, files):
     return data.getvalue()
 
 
-def _read_archive(data):
-    """The regular files of a tar archive (as returned by the engine's ``get_archive``), by base name."""
-    result = {}
-    with tarfile.open(fileobj=io.BytesIO(data), mode='r') as archive:
-        for member in archive.getmembers():
-            if member.isfile():
-                result[os.path.basename(member.name)] = archive.extractfile(member).read().decode('utf-8', 'replace')
-    return result
-
-
 class ContainerRunner:
     """Runs the seed inside the replica's container through the Docker engine (exec, put_archive, get_archive).
 
@@ -606,7 +598,7 @@ class ContainerRunner:
     def results(self):
         stream, _stat = self._call('read the results of the seed', self.api.get_archive, self.container,
                                    self.directory + '/out')
-        return _read_archive(b''.join(stream))
+        return read_archive(b''.join(stream))
 
     def cleanup(self):
         """Remove the option files and the results; never fails the task, warns instead."""
@@ -985,9 +977,9 @@ class ReplicationTask:
         except Exception as exc:  # pylint: disable=broad-except
             # A PyMySQL error in the middle of a run: keep its number and text, never a traceback with values.
             self.close()
-            args = getattr(exc, 'args', ())
-            if args and isinstance(args[0], int) and len(args) > 1:
-                self.fail('MySQL error %d: %s' % (args[0], to_native(args[1])))
+            line = server_error_line(exc)
+            if line:
+                self.fail(line)
             raise
         self.close()
         self.module.exit_json(**self.result)

@@ -50,6 +50,7 @@ from ansible_collections.hna.cloudos.plugins.module_utils._mysql import (
     MYSQL_REQUIRED_TOGETHER,
     MySQLError,
     connect,
+    server_error_line,
     mariadb_purged_gtids,
     mysql_argument_spec,
     option_file_content,
@@ -660,9 +661,9 @@ class RestoreTask:
             self.fail(str(exc))
         except Exception as exc:  # pylint: disable=broad-except
             self.close()
-            args = getattr(exc, 'args', ())
-            if args and isinstance(args[0], int) and len(args) > 1:
-                self.fail('MySQL error %d: %s' % (args[0], to_native(args[1])))
+            line = server_error_line(exc)
+            if line:
+                self.fail(line)
             raise
         self.close()
         self.module.exit_json(**self.result)

@@ -623,3 +623,13 @@ def test_doc_fragment_documents_exactly_the_connection_options():
     for name, spec in _mysql.MYSQL_CONNECTION_ARGSPEC.items():
         assert documented[name]['type'] == spec['type'], name
         assert documented[name].get('default') == spec.get('default'), name
+
+
+def test_server_error_line_keeps_the_number_and_the_text_of_a_server_error():
+    assert _mysql.server_error_line(Exception(1290, 'The MariaDB server is running with the --read-only option')) == (
+        'MySQL error 1290: The MariaDB server is running with the --read-only option')
+
+
+def test_server_error_line_is_none_for_other_exceptions():
+    assert _mysql.server_error_line(ValueError('not a server error')) is None
+    assert _mysql.server_error_line(Exception(1290)) is None
