@@ -414,6 +414,8 @@ class SnapshotCounter:
         self.detected = None
         self.lock_seconds = None
         self.stop = threading.Event()
+        self.dump_ended = threading.Event()
+        self.skip = False
         self._held_at = None
         self._known = set()
         self._starting = set()
@@ -503,6 +505,11 @@ class SnapshotCounter:
                     break
                 time.sleep(WATCH_INTERVAL)
             self._release()
+            # The counting session keeps its snapshot; the counts wait for the end of the dump, so that they do not
+            # take processor time and I/O from the dump and its compressor.
+            self.dump_ended.wait()
+            if self.skip:
+                return
             counts = {}
             for schema, table in self.tables:
                 row = query_rows(self.counter, ('SELECT COUNT(*) AS n FROM %s' % quote_identifier(schema, table), ()))[0]
@@ -517,8 +524,15 @@ class SnapshotCounter:
             with contextlib.suppress(Exception):
                 self._release()
 
+    def stream_ended(self, ok):
+        """The dump has ended: stop watching, and count now (``ok``) or not at all."""
+        self.skip = not ok
+        self.stop.set()
+        self.dump_ended.set()
+
     def finish(self, timeout):
         self.stop.set()
+        self.dump_ended.set()
         if self._thread is not None:
             self._thread.join(timeout)
         self.close()
@@ -546,13 +560,17 @@ class StreamWriter:
     def __init__(self, path):
         self.path = path
         self.handle, self.partial = store.create_partial(path)
+        self.descriptor = self.handle.fileno()
         self.digest = hashlib.sha256()
         self.size = 0
         self.error = None
 
     def __call__(self, data):
         try:
-            self.handle.write(data)
+            # Large chunks (a memoryview of the reader's buffer) go straight to the file, without a copy.
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.descriptor, view):]
         except OSError as exc:
             self.error = exc
             raise
@@ -836,15 +854,21 @@ class BackupTask:
             counter = None
             self.warn('row counts are left out of backup %s: the snapshot for counting could not be prepared (%s)'
                       % (backup_id, to_native(exc)))
+        streamed = False
         try:
             if counter is not None:
                 counter.start()
             writer, code, results = self._stream(runner, script, path)
+            streamed = True
+            if counter is not None:
+                counter.stream_ended(writer.error is None and pipeline_failure('logical', results, code) is None)
+            self._finish(directory, writer, code, results, 'logical')
+            finished = store.to_utc(None)
         finally:
             if counter is not None:
+                if not streamed:
+                    counter.stream_ended(False)
                 counter.finish(params['timeout'])
-        self._finish(directory, writer, code, results, 'logical')
-        finished = store.to_utc(None)
         manifest = self._manifest(backup_id, instance, path, 'logical', writer, server, started, finished, _seconds(results))
         head, tail, rest = results.get('head') or '', results.get('tail') or '', (results.get('rest') or '').strip()
         if rest.isdigit():
@@ -867,7 +891,8 @@ class BackupTask:
         manifest['position'] = position if server['log_bin'] else dict(gtid=None, binlog_file=None, binlog_pos=None)
         self._write_manifest(directory, manifest, path)
         self.result['backup'] = dict(id=backup_id, path=path, size=manifest['size'], duration=manifest['duration'],
-                                     throughput=manifest['throughput'], lock_seconds=lock_seconds)
+                                     throughput=manifest['throughput'], lock_seconds=lock_seconds,
+                                     transport=getattr(runner, 'transport', None) or 'pipe')
         return manifest
 
     def _physical(self, runner, directory, instance, backup_id, server, level, started):
@@ -888,7 +913,8 @@ class BackupTask:
         manifest['tools'] = tool_versions(results, 'physical', params['compression'])
         self._write_manifest(directory, manifest, path)
         self.result['backup'] = dict(id=backup_id, path=path, size=manifest['size'], duration=manifest['duration'],
-                                     throughput=manifest['throughput'], lock_seconds=None)
+                                     throughput=manifest['throughput'], lock_seconds=None,
+                                     transport=getattr(runner, 'transport', None) or 'pipe')
         return manifest
 
     # -- verification --

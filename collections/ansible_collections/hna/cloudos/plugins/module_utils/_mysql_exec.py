@@ -47,6 +47,10 @@ import uuid
 from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import error_text
 
 CHUNK = 1024 * 1024
+#: Size of the reads from the FIFO of :meth:`ContainerExec.stream_out` on the engine's own host.
+FIFO_CHUNK = 4 * 1024 * 1024
+#: Name of that FIFO in the ``out`` directory of a script.
+FIFO_NAME = 'stream'
 #: Where the private directories are created inside a container.
 CONTAINER_TMP = '/tmp'
 _STREAM_HEADER = struct.Struct('>BxxxL')
@@ -96,8 +100,11 @@ def read_archive(data):
     return result
 
 
-def wrap_script(script, directory, stdout_to_file=False, watchdog=False):
+def wrap_script(script, directory, stdout_to_file=False, watchdog=False, stdout_to_fifo=False):
     """The script as it is run: errors into ``out/stderr``, its process ID into ``out/pid``, strict bash settings.
+
+    With ``stdout_to_fifo`` its standard output goes to the FIFO ``out/stream`` (the module reads it from the
+    host, whose reading end is open before the script starts: the opening does not block).
 
     Commands added to the bash array ``HNA_AT_EXIT`` (see :func:`forget_files_trap`) run when the script
     ends, however it ends. With ``watchdog`` (a script whose standard input the module holds open and never
@@ -108,6 +115,8 @@ def wrap_script(script, directory, stdout_to_file=False, watchdog=False):
     lines = ['exec 2>>%s/stderr' % out]
     if stdout_to_file:
         lines.append('exec >>%s/stdout' % out)
+    elif stdout_to_fifo:
+        lines.append('exec >%s/%s' % (out, FIFO_NAME))
     lines += ['echo $$ > %s/pid' % out, 'set -u -o pipefail', 'umask 077', 'cd %s' % shlex.quote(directory),
               'HNA_AT_EXIT=()',
               "trap 'for hna_command in \"${HNA_AT_EXIT[@]}\"; do eval \"$hna_command\"; done' EXIT"]
@@ -174,6 +183,8 @@ class ContainerExec(_Exec):
         self.directory = '%s/%s-%s' % (CONTAINER_TMP, prefix, uuid.uuid4().hex)
         self._prepared = False
         self._timeout = None
+        #: How the last :meth:`stream_out` took the data out: ``fifo`` (through ``/proc``) or ``exec`` (the attach stream).
+        self.transport = None
 
     def _call(self, what, function, *args, **kwargs):
         try:
@@ -208,16 +219,64 @@ class ContainerExec(_Exec):
         """Run a short script (its output into ``out``); return its exit code."""
         return self.stream_out(script, lambda data: None, timeout)
 
-    def _start(self, script, stdin, what, stdout_to_file=False, watchdog=False):
+    def host_root(self):
+        """The root of the container as this host sees it (``/proc/<pid>/root``), or ``None``.
+
+        Only when the engine listens on a unix socket (it runs on this host) and the private directory of this
+        object is visible under ``/proc/<pid of the container's main process>/root``: the module runs as root in
+        the host's process namespace. Anything else (a remote engine, no access) gives ``None``.
+        """
+        host = getattr(self.client, 'docker_host', None) or 'unix://'
+        if not str(host).startswith('unix://'):
+            return None
+        self._ensure()
+        try:
+            pid = int(((self.api.inspect_container(self.container) or {}).get('State') or {}).get('Pid') or 0)
+        except Exception:  # pylint: disable=broad-except
+            return None
+        if pid <= 0:
+            return None
+        root = '/proc/%d/root' % pid
+        try:
+            if not os.path.isdir(root + self.out) or not os.access(root + self.out, os.W_OK | os.X_OK):
+                return None
+        except OSError:
+            return None
+        return root
+
+    def _start(self, script, stdin, what, stdout_to_file=False, watchdog=False, stdout_to_fifo=False):
         self._ensure()
         exec_id = self._call(what, self.api.exec_create, self.container,
-                             ['bash', '-c', wrap_script(script, self.directory, stdout_to_file, watchdog)],
+                             ['bash', '-c', wrap_script(script, self.directory, stdout_to_file, watchdog, stdout_to_fifo)],
                              stdout=True, stderr=True, stdin=stdin)['Id']
         sock = self._call(what, self.api.exec_start, exec_id, socket=True)
         raw = getattr(sock, '_sock', sock)
         return exec_id, sock, raw
 
-    def stream_out(self, script, sink, timeout):
+    def stream_out(self, script, sink, timeout, fifo=True):
+        """Run ``script``, hand the chunks of its standard output to ``sink``; return its exit code.
+
+        On the engine's own host (see :meth:`host_root`) the output goes through a FIFO in the private directory that
+        the module reads directly (no copy through the engine); elsewhere, or with ``fifo`` false, it comes on the
+        exec's attach stream. ``sink`` may get ``memoryview`` objects that are only valid during the call.
+        """
+        root = self.host_root() if fifo else None
+        if root is not None:
+            path = root + self.path('out/' + FIFO_NAME)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            try:
+                os.mkfifo(path, 0o600)
+                descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            except OSError:
+                root = None
+        if root is not None:
+            self.transport = 'fifo'
+            try:
+                return self._stream_fifo(script, descriptor, sink, timeout)
+            finally:
+                os.close(descriptor)
+        self.transport = 'exec'
         # Its standard input stays open and empty while the module lives: the watchdog of the script ends the
         # pipeline when it closes (the module was killed; the engine would otherwise let the pipeline run on).
         exec_id, sock, raw = self._start(script, True, 'start a script in it', watchdog=True)
@@ -228,6 +287,52 @@ class ContainerExec(_Exec):
                 if kind == 1:
                     sink(data)
         finally:
+            with contextlib.suppress(Exception):
+                sock.close()
+        return self._exit_code(exec_id, deadline)
+
+    def _stream_fifo(self, script, descriptor, sink, timeout):
+        """The FIFO variant of :meth:`stream_out` (``descriptor``: its reading end, open non-blocking).
+
+        The exec keeps its standard input open (the watchdog) and its attach stream is only watched for its end:
+        when the script ends without ever opening the FIFO (it failed before), nothing waits for a writer.
+        """
+        exec_id, sock, raw = self._start(script, True, 'start a script in it', watchdog=True, stdout_to_fifo=True)
+        self._timeout = timeout
+        deadline = time.monotonic() + timeout
+        buffer = bytearray(FIFO_CHUNK)
+        view = memoryview(buffer)
+        poller = select.poll()
+        poller.register(descriptor, select.POLLIN)
+        poller.register(raw.fileno(), select.POLLIN)
+        exec_open = True
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._timed_out(exec_id, timeout)
+                events = dict(poller.poll(int(min(remaining, 1.0) * 1000) + 1))
+                if exec_open and raw.fileno() in events:
+                    try:
+                        data = raw.recv(65536)
+                    except BlockingIOError:
+                        data = b'-'
+                    except OSError:
+                        data = b''
+                    if not data:
+                        # The script ended: whatever still holds the FIFO open ends with it; read to its end.
+                        exec_open = False
+                        poller.unregister(raw.fileno())
+                if descriptor in events or not exec_open:
+                    try:
+                        count = os.readv(descriptor, [view])
+                    except BlockingIOError:
+                        continue  # a writer is there, nothing to read yet
+                    if not count:
+                        break  # every writer closed it (or none ever opened it and the script ended)
+                    sink(view[:count])
+        finally:
+            view.release()
             with contextlib.suppress(Exception):
                 sock.close()
         return self._exit_code(exec_id, deadline)

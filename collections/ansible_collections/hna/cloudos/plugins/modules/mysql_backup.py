@@ -182,6 +182,10 @@ notes:
     its snapshot exists (C(lock_seconds) of RV(backup), usually a fraction of a second), so that a second session sees the
     same data and counts it. With a binary log, the GTID position the dump recorded must equal the one read under
     the hold, or the counts are left out with a warning.
+  - When the module runs as root on the host of a local Docker engine (unix socket), the compressed stream leaves the
+    container through a FIFO in the pipeline's private directory, read under C(/proc/<pid>/root) of the container; with a
+    remote engine it comes through the engine's exec stream (slower). The row counts are read after the dump, in the
+    snapshot taken under the hold.
   - MariaDB only (C(mariadb-dump), C(mariadb-backup)).
 seealso:
   - module: hna.cloudos.mysql_backup_info
@@ -220,7 +224,8 @@ RETURN = r"""
 backup:
   description:
     - The backup taken - C(id), C(path), C(size) (bytes), C(duration) (seconds), C(throughput) (bytes per second of the
-      data file), C(lock_seconds) (how long commits were held), C(verified) (V(checksum), V(restore) or absent),
+      data file), C(lock_seconds) (how long commits were held), C(transport) (how the stream left the container -
+      V(fifo) on the engine's own host, V(exec) through the engine, V(pipe) without a container), C(verified) (V(checksum), V(restore) or absent),
       C(verify) (figures of a restore check) and C(manifest).
     - In check mode only C(would_take) (C(id), C(path), C(method), C(compression), C(databases), C(verify)).
   returned: always
@@ -232,6 +237,7 @@ backup:
     duration: 3.2
     throughput: 1638400
     lock_seconds: 0.021
+    transport: fifo
     verified: restore
     manifest:
       format: 1

@@ -228,3 +228,69 @@ def test_info_checksum_finds_a_flipped_byte_without_writing(tmp_path):
 
 def test_info_of_a_missing_directory(tmp_path):
     assert backup.read_backup_info(str(tmp_path / 'none')) == dict(backups=[], latest_verified=None)
+
+
+class _Cursor:
+    def __init__(self, log):
+        self.log = log
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, sql, *args):
+        self.log.append(sql)
+
+
+class _Connection:
+    def __init__(self, log):
+        self.log = log
+
+    def cursor(self):
+        return _Cursor(self.log)
+
+    def close(self):
+        pass
+
+
+def _counter(monkeypatch):
+    log = []
+
+    def query_rows(connection, statement):
+        sql = statement[0]
+        log.append(sql)
+        if 'PROCESSLIST' in sql:
+            return [dict(id=99, command='Query', info='SELECT 1', trx='42')]
+        if sql.startswith('SELECT COUNT(*)'):
+            return [dict(n=7)]
+        raise AssertionError(sql)
+
+    monkeypatch.setattr(backup, 'query_rows', query_rows)
+    counter = backup.SnapshotCounter({}, backup.MARIADB, ['db'], ['db'])
+    counter.holder = counter.counter = counter.watcher = _Connection(log)
+    counter.tables = [('db', 't')]
+    counter._held_at = __import__('time').monotonic()
+    return counter, log
+
+
+def test_counts_wait_for_the_end_of_the_dump(monkeypatch):
+    counter, log = _counter(monkeypatch)
+    counter.start()
+    __import__('time').sleep(0.3)
+    # the hold is released as soon as the dump's snapshot exists, the counting waits for the dump to end
+    assert 'BACKUP STAGE END' in log and not any(sql.startswith('SELECT COUNT') for sql in log)
+    assert counter.lock_seconds is not None
+    counter.stream_ended(True)
+    counter.finish(5)
+    assert counter.counts == {'db.t': 7} and counter.detected is True
+    assert log[-1] == 'COMMIT'
+
+
+def test_no_counts_after_a_failed_dump(monkeypatch):
+    counter, log = _counter(monkeypatch)
+    counter.start()
+    counter.stream_ended(False)
+    counter.finish(5)
+    assert counter.counts is None and not any(sql.startswith('SELECT COUNT') for sql in log)

@@ -171,3 +171,165 @@ def test_container_stream_in_half_closes():
     assert runner.stream_in('cat > /dev/null', [b'1' * 1000, b'', b'2' * 5], 10) == 0
     assert api.received == b'1' * 1000 + b'2' * 5
     assert api.created[0][1]['stdin'] is True
+
+
+class _LocalContainerExec(mexec.ContainerExec):
+    """A ContainerExec whose "container" is this host: the private directory is local, the exec a bash process.
+
+    The attach stream ends when the process ends (as the engine's does); its standard input stays open for the
+    watchdog until the module closes its end.
+    """
+
+    def __init__(self, root='', inspect_pid=1):
+        super().__init__(_Client(None), 'local')
+        self.directory = __import__('tempfile').mkdtemp(prefix='hna-test-')
+        os.mkdir(self.directory + '/out', 0o700)
+        self._prepared = True
+        self.root = root
+        self.process = None
+        self.ignore_fifo = False
+
+    def host_root(self):
+        return self.root
+
+    def _start(self, script, stdin, what, stdout_to_file=False, watchdog=False, stdout_to_fifo=False):
+        import subprocess
+        fifo = stdout_to_fifo and not self.ignore_fifo
+        self.process = subprocess.Popen(
+            ['bash', '-c', mexec.wrap_script(script, self.directory, stdout_to_file, watchdog, fifo)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        ours, theirs = _socketpair()
+
+        def follow():
+            self.process.wait()
+            theirs.close()
+
+        threading.Thread(target=follow, daemon=True).start()
+        return 'e1', ours, ours
+
+    def _exit_code(self, exec_id, deadline):
+        code = self.process.wait(10)
+        self.process.stdin.close()
+        return code
+
+    def _kill(self, exec_id):
+        os.killpg(self.process.pid, 9)
+
+    def remove(self):
+        import shutil
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _collect():
+    digest, sizes = hashlib.sha256(), []
+
+    def sink(data):
+        digest.update(data)
+        sizes.append(len(data))
+    return digest, sizes, sink
+
+
+def test_container_stream_out_through_the_fifo():
+    runner = _LocalContainerExec()
+    try:
+        digest, sizes, sink = _collect()
+        code = runner.stream_out('head -c 9000000 /dev/zero | tr "\\0" b\necho "${PIPESTATUS[*]}" > out/status', sink, 30)
+        assert code == 0 and runner.transport == 'fifo'
+        assert sum(sizes) == 9000000 and max(sizes) <= mexec.FIFO_CHUNK
+        assert digest.hexdigest() == hashlib.sha256(b'b' * 9000000).hexdigest()
+        assert stat.S_ISFIFO(os.stat(runner.directory + '/out/stream').st_mode)
+        with open(runner.directory + '/out/status') as handle:
+            assert handle.read() == '0 0\n'
+    finally:
+        runner.remove()
+
+
+def test_container_fifo_script_failing_at_once_does_not_hang():
+    runner = _LocalContainerExec()
+    try:
+        digest, sizes, sink = _collect()
+        assert runner.stream_out('exit 3', sink, 10) == 3
+        assert sum(sizes) == 0
+    finally:
+        runner.remove()
+
+
+def test_container_fifo_never_opened_by_the_script_does_not_hang():
+    runner = _LocalContainerExec()
+    runner.ignore_fifo = True  # the script ends before it opens its output
+    try:
+        digest, sizes, sink = _collect()
+        assert runner.stream_out('sleep 0.3; exit 5', sink, 10) == 5
+        assert sum(sizes) == 0
+    finally:
+        runner.remove()
+
+
+def test_container_fifo_is_read_to_its_end_after_the_script():
+    runner = _LocalContainerExec()
+    try:
+        digest, sizes, sink = _collect()
+        # A process of the script writes on after the script itself has ended.
+        script = 'trap - EXIT\nprintf first\n( sleep 0.5; printf last ) &\nexit 0'
+        assert runner.stream_out(script, sink, 10) == 0
+        assert digest.hexdigest() == hashlib.sha256(b'firstlast').hexdigest()
+    finally:
+        runner.remove()
+
+
+def test_container_fifo_timeout_stops_the_script():
+    runner = _LocalContainerExec()
+    try:
+        digest, sizes, sink = _collect()
+        with pytest.raises(mexec.ExecError, match='did not finish in time'):
+            runner.stream_out('sleep 30', sink, 1)
+    finally:
+        runner.remove()
+
+
+def test_container_fifo_sink_error_closes_the_reader():
+    runner = _LocalContainerExec()
+    try:
+        def sink(data):
+            raise OSError(28, 'No space left on device')
+        with pytest.raises(OSError):
+            runner.stream_out('head -c 9000000 /dev/zero\necho "${PIPESTATUS[*]}" > out/status', sink, 10)
+        # The writer got a broken pipe once the module stopped reading: the script ends, it is not left blocked.
+        assert runner.process.wait(10) is not None
+    finally:
+        runner.remove()
+
+
+def test_host_root_only_on_a_local_engine(tmp_path):
+    class API:
+        def inspect_container(self, name):
+            return {'State': {'Pid': os.getpid(), 'Running': True}}
+
+    class Remote(_Client):
+        docker_host = 'tcp://10.0.0.1:2376'
+
+    runner = mexec.ContainerExec(Remote(API()), 'mysql')
+    runner._prepared = True
+    assert runner.host_root() is None
+    runner = mexec.ContainerExec(_Client(API()), 'mysql')
+    runner._prepared = True
+    runner.directory = str(tmp_path)
+    # our own process: /proc/<pid>/root is "/", where tmp_path is; without out/ it is not ours
+    assert runner.host_root() is None
+    (tmp_path / 'out').mkdir()
+    assert runner.host_root() == '/proc/%d/root' % os.getpid()
+
+
+def test_container_stream_out_falls_back_to_the_attach_stream():
+    api = _FakeAPI([(1, b'abc')], exit_code=0)
+    runner = mexec.ContainerExec(_Client(api), 'mysql')
+    received = []
+    assert runner.stream_out('true', received.append, 10) == 0
+    assert runner.transport == 'exec' and b''.join(received) == b'abc'
+    assert '/out/stream' not in api.created[0][0][2]
+
+
+def test_wrap_script_fifo_output():
+    text = mexec.wrap_script('true', '/tmp/x', watchdog=True, stdout_to_fifo=True)
+    assert 'exec >/tmp/x/out/stream' in text
+    assert text.index('exec >/tmp/x/out/stream') < text.index('cat <&3')
