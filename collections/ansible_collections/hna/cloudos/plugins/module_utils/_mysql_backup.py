@@ -546,6 +546,12 @@ class SnapshotCounter:
                     connection.close()
 
 
+def _stage(stages, name, since):
+    now = time.monotonic()
+    stages[name] = round(now - since, 3)
+    return now
+
+
 def _text(value):
     if isinstance(value, bytes):
         return value.decode('utf-8', 'replace')
@@ -840,6 +846,8 @@ class BackupTask:
 
     def _logical(self, runner, directory, instance, backup_id, login, server, level, started):
         params = self.params
+        stages = {}
+        mark = time.monotonic()
         path = os.path.join(directory, '%s.%s' % (backup_id, store.data_extension('logical', params['compression'])))
         runner.put_files({'client.cnf': option_file_content(self._inner_login(login), 'client', server['flavour'])})
         self.cleanups.append(runner.cleanup)
@@ -858,17 +866,21 @@ class BackupTask:
         try:
             if counter is not None:
                 counter.start()
+            mark = _stage(stages, 'prepare', mark)
             writer, code, results = self._stream(runner, script, path)
             streamed = True
+            mark = _stage(stages, 'stream', mark)
             if counter is not None:
                 counter.stream_ended(writer.error is None and pipeline_failure('logical', results, code) is None)
             self._finish(directory, writer, code, results, 'logical')
             finished = store.to_utc(None)
+            mark = _stage(stages, 'sync', mark)
         finally:
             if counter is not None:
                 if not streamed:
                     counter.stream_ended(False)
                 counter.finish(params['timeout'])
+        mark = _stage(stages, 'counts', mark)
         manifest = self._manifest(backup_id, instance, path, 'logical', writer, server, started, finished, _seconds(results))
         head, tail, rest = results.get('head') or '', results.get('tail') or '', (results.get('rest') or '').strip()
         if rest.isdigit():
@@ -892,11 +904,14 @@ class BackupTask:
         self._write_manifest(directory, manifest, path)
         self.result['backup'] = dict(id=backup_id, path=path, size=manifest['size'], duration=manifest['duration'],
                                      throughput=manifest['throughput'], lock_seconds=lock_seconds,
-                                     transport=getattr(runner, 'transport', None) or 'pipe')
+                                     transport=getattr(runner, 'transport', None) or 'pipe', stages=stages)
+        stages['pipeline'] = _seconds(results)
         return manifest
 
     def _physical(self, runner, directory, instance, backup_id, server, level, started):
         params = self.params
+        stages = {}
+        mark = time.monotonic()
         path = os.path.join(directory, '%s.%s' % (backup_id, store.data_extension('physical', params['compression'])))
         login = login_params(params)
         content = option_file_content(self._inner_login(login), 'client', server['flavour'])
@@ -905,16 +920,20 @@ class BackupTask:
         runner.put_files({'client.cnf': content})
         self.cleanups.append(runner.cleanup)
         script = physical_script(runner.directory, params['compression'], level, params['threads'], params['timeout'])
+        mark = _stage(stages, 'prepare', mark)
         writer, code, results = self._stream(runner, script, path)
+        mark = _stage(stages, 'stream', mark)
         self._finish(directory, writer, code, results, 'physical')
         finished = store.to_utc(None)
+        _stage(stages, 'sync', mark)
+        stages['pipeline'] = _seconds(results)
         manifest = self._manifest(backup_id, instance, path, 'physical', writer, server, started, finished, _seconds(results))
         manifest['position'] = physical_position(results.get('backup.err'))
         manifest['tools'] = tool_versions(results, 'physical', params['compression'])
         self._write_manifest(directory, manifest, path)
         self.result['backup'] = dict(id=backup_id, path=path, size=manifest['size'], duration=manifest['duration'],
                                      throughput=manifest['throughput'], lock_seconds=None,
-                                     transport=getattr(runner, 'transport', None) or 'pipe')
+                                     transport=getattr(runner, 'transport', None) or 'pipe', stages=stages)
         return manifest
 
     # -- verification --

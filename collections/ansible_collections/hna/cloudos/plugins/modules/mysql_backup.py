@@ -225,7 +225,9 @@ backup:
   description:
     - The backup taken - C(id), C(path), C(size) (bytes), C(duration) (seconds), C(throughput) (bytes per second of the
       data file), C(lock_seconds) (how long commits were held), C(transport) (how the stream left the container -
-      V(fifo) on the engine's own host, V(exec) through the engine, V(pipe) without a container), C(verified) (V(checksum), V(restore) or absent),
+      V(fifo) on the engine's own host, V(exec) through the engine, V(pipe) without a container), C(stages) (seconds of each
+      stage - C(prepare) the option file and the hold, C(stream) the pipeline as the module saw it, C(pipeline) the same
+      timed inside the container, C(sync) the fsync and rename, C(counts) the row counts after the dump), C(verified) (V(checksum), V(restore) or absent),
       C(verify) (figures of a restore check) and C(manifest).
     - In check mode only C(would_take) (C(id), C(path), C(method), C(compression), C(databases), C(verify)).
   returned: always
@@ -238,6 +240,7 @@ backup:
     throughput: 1638400
     lock_seconds: 0.021
     transport: fifo
+    stages: {prepare: 0.21, stream: 2.71, pipeline: 2.65, sync: 0.12, counts: 0.16}
     verified: restore
     manifest:
       format: 1
