@@ -637,3 +637,18 @@ def test_the_schedule_runs_on_the_node_and_writes_its_status(tmp_path):
     for path in ("/etc/cron.d/hna-cloudos-backup-hnatest-sched", "/usr/local/lib/hna-cloudos/backup/hnatest-sched.py",
                  "/etc/hna-cloudos/backup/hnatest-sched", f"{STATUS_DIR}/hnatest-sched.json"):
         assert sh(f"test -e {path}", check=False).rc != 0, path
+
+
+def test_backups_leave_no_zombie_process_in_the_server_containers():
+    """Every backup above ran its pipeline (and a watchdog) inside the server's container. mariadbd never reaps
+    children: without an init as PID 1 (mysql_server_init, `init: true` in the testlog stack) each finished
+    process stayed as a zombie until the container restarted."""
+    for container in ("mysql", "testlog-mysql"):
+        # And one more orphan now, so that the check does not depend on what ran before: a process whose parent
+        # has gone is handed to PID 1, which must reap it when it ends.
+        sh(f"docker exec {container} sh -c '(sleep 0.2 &); true'")
+        time.sleep(1.5)
+        pid1 = sh(f"docker exec {container} cat /proc/1/comm").stdout.strip()
+        states = sh(f"docker exec {container} ps -eo stat=,comm=").stdout.splitlines()
+        zombies = [line for line in states if line.strip().startswith("Z")]
+        assert not zombies, f"{container} (PID 1 {pid1}) keeps {len(zombies)} zombie processes: {zombies}"
