@@ -46,7 +46,7 @@ public final class HealthServlet extends HttpServlet {
             st.execute("SELECT 1");
             return "ok";
         } catch (SQLException | IOException e) {
-            return "failed: " + e.getMessage();
+            return "failed: " + Json.reason(e);
         }
     }
 
@@ -59,7 +59,7 @@ public final class HealthServlet extends HttpServlet {
             redis.ping();
             return "ok";
         } catch (IOException e) {
-            return "failed: " + e.getMessage();
+            return "failed: " + Json.reason(e);
         }
     }
 }

@@ -25,7 +25,7 @@ public final class HitsServlet extends HttpServlet {
             hits = redis.incr(KEY);
         } catch (IOException e) {
             Json.error(resp, 503, "Redis at " + app.settings.redisHost + ":" + app.settings.redisPort
-                    + " failed: " + e.getMessage());
+                    + " failed: " + Json.reason(e));
             return;
         }
         Json.send(resp, 200, Json.object("hits", hits, "version", app.version, "host", app.host));

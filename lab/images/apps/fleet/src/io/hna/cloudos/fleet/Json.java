@@ -38,6 +38,16 @@ final class Json {
         send(resp, status, object("error", message, "version", App.get().version));
     }
 
+    /** The first line of an exception's message (the driver adds hints on further lines). */
+    static String reason(Exception e) {
+        String message = e.getMessage();
+        if (message == null || message.isBlank()) {
+            return e.getClass().getSimpleName();
+        }
+        int end = message.indexOf('\n');
+        return (end < 0 ? message : message.substring(0, end)).trim();
+    }
+
     private static void append(StringBuilder out, Object value) {
         if (value == null) {
             out.append("null");

@@ -7,8 +7,8 @@ import java.nio.file.Path;
 import java.util.Map;
 
 /**
- * Database and Redis settings from the environment. The database password is read when a
- * connection is made (from DB_PASSWORD_FILE if set, else DB_PASSWORD) and never kept or shown.
+ * Database and Redis settings from the environment. The database password is read at each
+ * connection (from DB_PASSWORD_FILE if set, else DB_PASSWORD) and never shown.
  */
 final class Settings {
 

@@ -73,6 +73,6 @@ public final class VehiclesServlet extends HttpServlet {
     private static void unavailable(HttpServletResponse resp, App app, Exception e) throws IOException {
         Settings s = app.settings;
         String where = s.databaseProblem() == null ? "MariaDB at " + s.dbHost + ":" + s.dbPort + "/" + s.dbName + ": " : "";
-        Json.error(resp, 503, where + e.getMessage());
+        Json.error(resp, 503, where + Json.reason(e));
     }
 }
