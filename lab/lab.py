@@ -54,7 +54,13 @@ APP_IMAGES = {
     "tomcat": "cloudos/tomcat:10.1",
     "activemq": "cloudos/activemq:5.17",
     "registry": "cloudos/registry:2.8",
+    # The demo application of releases (docs/releases.md): one recipe, one image per version.
+    "fleet": ["cloudos/fleet:1", "cloudos/fleet:2", "cloudos/fleet:3"],
 }
+# Recipes built on another recipe's image instead of the node image: recipe -> base recipe
+# (listed before it in APP_IMAGES). A recipe with a list of images is built once per image, with
+# the build argument APP_VERSION set to the image's tag; its images share every layer but the last.
+APP_BASES = {"fleet": "tomcat"}
 # The one image that cannot come from the lab's registry: the registry itself. It reaches the
 # registry host as a `docker save` archive; every other image is pushed to the registry.
 BUNDLED_IMAGES = ["cloudos/registry:2.8"]
@@ -297,6 +303,26 @@ def build_cache_image(client, node_ref: str) -> str:
     return ref
 
 
+def app_builds(node_ref: str) -> list[tuple[str, str, dict, str]]:
+    """(image, recipe, build arguments, private reference) of every application image, in build order.
+
+    The private reference is named after a hash of the recipe and of the build arguments, which
+    include the base image's reference: a changed base rebuilds the images built on it.
+    """
+    builds, refs = [], {}
+    for name, images in APP_IMAGES.items():
+        base = refs[APP_BASES[name]] if name in APP_BASES else node_ref
+        for public in [images] if isinstance(images, str) else images:
+            args, extra = {"BASE": base}, base
+            if not isinstance(images, str):
+                args["APP_VERSION"] = public.rpartition(":")[2]
+                extra = json.dumps(args, sort_keys=True)
+            ref = f"hna-cloudos/lab-app-{name}:{recipe_hash(RECIPES / 'apps' / name, extra=extra)}"
+            refs.setdefault(name, ref)
+            builds.append((public, name, args, ref))
+    return builds
+
+
 def build_app_images(client, node_ref: str) -> dict:
     """Build the application images; save the bundled ones in an archive the nodes can load.
 
@@ -304,16 +330,14 @@ def build_app_images(client, node_ref: str) -> dict:
     the bundled images, "apps": [every application image]}.
     """
     hashes = {}
-    for name, public in APP_IMAGES.items():
-        recipe = RECIPES / "apps" / name
-        tag = recipe_hash(recipe, extra=node_ref)
-        hashes[name] = tag
-        ref = f"hna-cloudos/lab-app-{name}:{tag}"
+    for public, name, args, ref in app_builds(node_ref):
+        tag = ref.rpartition(":")[2]
+        hashes[public] = tag
         if not image_exists(client, ref):
             with Timer(f"building {public} ({ref})"):
                 try:
                     client.images.build(
-                        path=str(recipe), tag=ref, buildargs={"BASE": node_ref}, rm=True, pull=False,
+                        path=str(RECIPES / "apps" / name), tag=ref, buildargs=args, rm=True, pull=False,
                         labels={LABEL: "1", f"{LABEL}.recipe": tag},
                     )
                 except Exception as exc:  # BuildError, APIError
@@ -325,7 +349,7 @@ def build_app_images(client, node_ref: str) -> dict:
     manifest = {
         "bundle": bundle.name,
         "images": {public: client.images.get(public).id for public in BUNDLED_IMAGES},
-        "apps": sorted(APP_IMAGES.values()),
+        "apps": sorted(hashes),
     }
     if not bundle.exists():
         APP_BUNDLE_DIR.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The lab end to end: bring it up, run the main job, run it again (it must change nothing),
-# then check the real nodes with testinfra and the bad-input cases.
+# then check the real nodes with testinfra and the bad-input cases, and the application images.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/${VENV:-.venv}/bin:$PATH"
@@ -39,4 +39,9 @@ PY
 python -c 'import sys; a, b, c, d = map(float, sys.argv[1:]); print(f"lab up: {b-a:.1f}s; main job first run: {c-b:.1f}s; second run: {d-c:.1f}s ({(d-c)/(c-b):.2f}x of the first)")' \
     "$t0" "$t1" "$t2" "$t3" | tee "$log/timings.txt"
 
-pytest -q -p no:cacheprovider tests/lab
+rc=0
+pytest -q -p no:cacheprovider tests/lab || rc=$?
+# The application images that `lab.py up` built, run on this machine's engine (the fleet demo
+# application: every endpoint, and version 3's failing health check).
+pytest -q -p no:cacheprovider tests/images || rc=$?
+exit "$rc"

@@ -86,3 +86,22 @@ def test_topology_rejects_unknown_cloud(tmp_path, monkeypatch, bad):
     monkeypatch.setattr(lab, "INVENTORY", inv)
     with pytest.raises(SystemExit):
         lab.topology()
+
+
+def test_app_builds_chain_fleet_on_tomcat_one_image_per_version():
+    builds = {public: (name, args, ref) for public, name, args, ref in lab.app_builds("hna-cloudos/lab-node:x")}
+    order = [public for public, *_ in lab.app_builds("hna-cloudos/lab-node:x")]
+    # Images of one recipe keep the private reference they had before recipes could have variants.
+    name, args, ref = builds["cloudos/tomcat:10.1"]
+    assert args == {"BASE": "hna-cloudos/lab-node:x"}
+    assert ref == f"hna-cloudos/lab-app-tomcat:{lab.recipe_hash(lab.RECIPES / 'apps' / 'tomcat', extra='hna-cloudos/lab-node:x')}"
+    versions = [f"cloudos/fleet:{v}" for v in ("1", "2", "3")]
+    for version in versions:
+        name, args, _ = builds[version]
+        assert name == "fleet"
+        assert args == {"BASE": ref, "APP_VERSION": version[-1]}
+        assert order.index(version) > order.index("cloudos/tomcat:10.1")
+    assert len({builds[v][2] for v in versions}) == 3
+    # Another base (a rebuilt tomcat after a new node image) is another fleet image.
+    other = {p: r for p, _, _, r in lab.app_builds("hna-cloudos/lab-node:y")}
+    assert other["cloudos/fleet:1"] != builds["cloudos/fleet:1"][2]
