@@ -52,7 +52,8 @@ options:
   owner:
     description:
       - Who holds the lock. The module runs on the lock host and cannot know who started the play, so the playbook
-        says it, for example C({{ awx_user_name | default(lookup('env', 'USER')) }}@{{ awx_job_id | default('cli') }}).
+        says it - for example from the AWX variables C(awx_user_name) and C(awx_job_id), or from the C(USER)
+        environment variable of the controller (the C(env) lookup), as in the examples.
       - A second run with the same owner finds the lock its own.
     type: str
     required: true
@@ -107,7 +108,7 @@ EXAMPLES = r"""
 - name: Take the release lock of fleet, waiting up to 5 minutes for another release
   hna.cloudos.release_lock:
     app: fleet
-    owner: "{{ release_owner }}"
+    owner: "{{ awx_user_name | default(lookup('env', 'USER')) }}@{{ awx_job_id | default('cli') }}"
     action: release
     version: "2"
     note: new trip export
@@ -125,7 +126,7 @@ EXAMPLES = r"""
 - name: Release it at the end
   hna.cloudos.release_lock:
     app: fleet
-    owner: "{{ release_owner }}"
+    owner: "{{ fleet_lock.lock.owner }}"
     state: absent
   delegate_to: "{{ groups['fleet_hosts'] | first }}"
   run_once: true
