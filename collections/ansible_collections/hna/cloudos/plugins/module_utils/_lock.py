@@ -21,10 +21,14 @@ shows when it gives up.
 The modules talk to the engine on the same host in the usual set-up (``unix:///var/run/docker.sock``):
 then the lock is on the engine host. Runs that reach one engine over TCP from different machines are
 not serialised by it.
+
+:class:`FlockLock` is the plain host-file lock underneath (a path, a timeout, a holder line); the backup
+store's instance lock and the release files' mutex build on it too.
 """
 
 from __future__ import annotations
 
+import datetime
 import errno
 import fcntl
 import functools
@@ -36,11 +40,14 @@ import socket
 import tempfile
 import time
 
-from ansible_collections.hna.cloudos.plugins.module_utils._namespace import utc_now
-
 LOCK_DIRS = ('/run/lock/hna-cloudos', os.path.join(tempfile.gettempdir(), 'hna-cloudos-locks'))
 POLL_INTERVAL = 0.2
 _SAFE_RE = re.compile(r'[^a-zA-Z0-9_.-]+')
+
+
+def utc_now():
+    """Return the current UTC time as ``YYYY-MM-DDTHH:MM:SSZ``."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
 class LockError(Exception):
@@ -85,40 +92,59 @@ def describe_holder(holder, now=None):
     return ' '.join(parts)
 
 
-class EngineLock(object):
-    """An exclusive lock on one namespace (or lone container) of one Docker engine.
+class FlockLock(object):
+    """An exclusive ``flock`` on the file ``path``, held by this process until :meth:`release` (or its death).
 
-    Use as a context manager, or :meth:`acquire` then :meth:`release`. ``timeout`` is how long to
-    wait for another run to finish, in seconds (0: do not wait).
+    The base of the host-file locks of the collection. ``timeout`` is how long :meth:`acquire` waits, in seconds
+    (0: do not wait); then it raises what :meth:`busy` returns. The holder writes one JSON line of
+    :meth:`details` into the file for waiters to show. ``mode`` is the mode of a new lock file.
     """
 
-    def __init__(self, docker_host, scope, name, module='', timeout=300, directories=LOCK_DIRS):
-        self.docker_host = docker_host
-        self.scope = scope
-        self.name = name
-        self.module = module
+    mode = 0o600
+
+    def __init__(self, path=None, timeout=0):
+        self.path = path
         self.timeout = timeout
-        self.directories = directories
-        self.path = None
         self.waited = 0.0
+        self.info = None
         self._fd = None
+
+    @property
+    def held(self):
+        return self._fd is not None
+
+    def locate(self):
+        """Return the path of the lock file (subclasses may compute it when the lock is taken)."""
+        return self.path
+
+    def details(self):
+        """Return what the holder writes about itself."""
+        return dict(pid=os.getpid(), host=socket.gethostname(), since=utc_now(), since_epoch=time.time())
+
+    def failure(self, text):
+        """Return the exception for a lock file that cannot be used (``text`` says why)."""
+        return LockError('%s.' % text)
+
+    def busy(self, holder, waited):
+        """Return the exception for a lock still held by ``holder`` after ``waited`` seconds."""
+        return LockError('%s is locked by %s; waited %d s.' % (self.path, describe_holder(holder), waited))
 
     def holder(self):
         """Return what the lock file says about its holder (``{}`` when it says nothing readable)."""
         try:
-            with open(self.path or lock_path(self.docker_host, self.scope, self.name, self.directories), 'r') as handle:
-                text = handle.read(4096)
-            return json.loads(text.strip().splitlines()[0]) if text.strip() else {}
-        except (OSError, ValueError, IndexError):
+            with open(self.path or self.locate(), 'r', encoding='utf-8') as handle:
+                text = handle.read(4096).strip()
+            return json.loads(text.splitlines()[0]) if text else {}
+        except (OSError, ValueError, IndexError, LockError):
             return {}
 
     def acquire(self):
-        """Take the lock, waiting up to ``timeout`` seconds; raise :class:`LockError` naming the holder otherwise."""
-        self.path = lock_path(self.docker_host, self.scope, self.name, self.directories)
+        """Take the lock, waiting up to ``timeout`` seconds; raise :meth:`busy`'s exception otherwise."""
+        self.path = self.locate()
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, self.mode)
         except OSError as exc:
-            raise LockError('Cannot open the lock file %s for %s %s: %s.' % (self.path, self.scope, self.name, exc.strerror or exc))
+            raise self.failure('cannot open the lock file %s: %s' % (self.path, exc.strerror or exc)) from None
         start = time.monotonic()
         deadline = start + max(0, self.timeout or 0)
         try:
@@ -128,29 +154,34 @@ class EngineLock(object):
                     break
                 except OSError as exc:
                     if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                        raise LockError('Cannot lock %s for %s %s: %s.' % (self.path, self.scope, self.name, exc.strerror or exc))
+                        raise self.failure('cannot lock %s: %s' % (self.path, exc.strerror or exc)) from None
                 if time.monotonic() >= deadline:
-                    raise LockError('%s %s on the Docker engine at %s is locked by %s; waited %d s (lock_timeout). Let that run '
-                                    'finish, or raise lock_timeout. The lock is released when that process ends.' % (
-                                        self.scope.capitalize(), self.name, self.docker_host,
-                                        describe_holder(self.holder()), int(round(time.monotonic() - start))))
+                    raise self.busy(self.holder(), int(round(time.monotonic() - start)))
                 time.sleep(POLL_INTERVAL)
         except BaseException:
             os.close(fd)
             raise
-        self.waited = time.monotonic() - start
+        self.waited = round(time.monotonic() - start, 3)
         self._fd = fd
-        info = dict(pid=os.getpid(), host=socket.gethostname(), module=self.module, scope=self.scope, name=self.name,
-                    engine=self.docker_host, since=utc_now(), since_epoch=time.time())
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, (json.dumps(info, sort_keys=True) + '\n').encode('utf-8'), 0)
-        except OSError:
-            pass  # the details are a courtesy to waiters; the lock itself is held
+        self.info = self.details()
+        self._write()
         return self
 
+    def update(self, **details):
+        """Add ``details`` to the holder line."""
+        if self.info is not None:
+            self.info.update(details)
+            self._write()
+
+    def _write(self):
+        try:
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, (json.dumps(self.info, sort_keys=True) + '\n').encode('utf-8'), 0)
+        except OSError:
+            pass  # the details are a courtesy to waiters; the lock itself is held
+
     def release(self):
-        """Release the lock (the holder details are cleared first). Safe to call twice."""
+        """Release the lock (the holder line is cleared first). Safe to call twice."""
         if self._fd is None:
             return
         try:
@@ -169,6 +200,39 @@ class EngineLock(object):
     def __exit__(self, *exc_info):
         self.release()
         return False
+
+
+class EngineLock(FlockLock):
+    """An exclusive lock on one namespace (or lone container) of one Docker engine.
+
+    Use as a context manager, or :meth:`acquire` then :meth:`release`. ``timeout`` is how long to
+    wait for another run to finish, in seconds (0: do not wait).
+    """
+
+    mode = 0o666
+
+    def __init__(self, docker_host, scope, name, module='', timeout=300, directories=LOCK_DIRS):
+        super(EngineLock, self).__init__(None, timeout)
+        self.docker_host = docker_host
+        self.scope = scope
+        self.name = name
+        self.module = module
+        self.directories = directories
+
+    def locate(self):
+        return lock_path(self.docker_host, self.scope, self.name, self.directories)
+
+    def details(self):
+        return dict(pid=os.getpid(), host=socket.gethostname(), module=self.module, scope=self.scope, name=self.name,
+                    engine=self.docker_host, since=utc_now(), since_epoch=time.time())
+
+    def failure(self, text):
+        return LockError('%s%s (the lock of %s %s).' % (text[0].upper(), text[1:], self.scope, self.name))
+
+    def busy(self, holder, waited):
+        return LockError('%s %s on the Docker engine at %s is locked by %s; waited %d s (lock_timeout). Let that run '
+                         'finish, or raise lock_timeout. The lock is released when that process ends.' % (
+                             self.scope.capitalize(), self.name, self.docker_host, describe_holder(holder), waited))
 
 
 def _client_lock(scope, client, name, module, timeout):

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -36,12 +34,13 @@ import re
 import socket
 import time
 
+from ansible_collections.hna.cloudos.plugins.module_utils._lock import FlockLock
+
 MANIFEST_FORMAT = 1
 MANIFEST_SUFFIX = '.json'
 PARTIAL_SUFFIX = '.partial'
 LOCK_NAME = '.lock'
 CHUNK = 1024 * 1024
-POLL_INTERVAL = 0.2
 
 #: Extension of the data file by method and compression.
 EXTENSIONS = {
@@ -577,7 +576,7 @@ def describe_holder(holder, now=None):
     return text
 
 
-class InstanceLock:
+class InstanceLock(FlockLock):
     """The exclusive lock of one instance directory: an ``flock`` on ``<directory>/.lock``.
 
     Use as a context manager. ``what`` says what the holder does (``backup``, ``restore``,
@@ -586,84 +585,17 @@ class InstanceLock:
     """
 
     def __init__(self, directory, what, timeout=600):
+        super().__init__(os.path.join(directory, LOCK_NAME), timeout)
         self.directory = directory
-        self.path = os.path.join(directory, LOCK_NAME)
         self.what = what
-        self.timeout = timeout
-        self.waited = 0.0
-        self.info = None
-        self._fd = None
 
-    @property
-    def held(self):
-        return self._fd is not None
+    def details(self):
+        return dict(pid=os.getpid(), host=socket.gethostname(), what=self.what, id=None,
+                    since=format_time(time.time()), since_epoch=time.time())
 
-    def holder(self):
-        """What the lock file says about its holder (``{}`` when nothing readable)."""
-        try:
-            with open(self.path, 'r', encoding='utf-8') as handle:
-                text = handle.read(4096).strip()
-            return json.loads(text.splitlines()[0]) if text else {}
-        except (OSError, ValueError, IndexError):
-            return {}
+    def failure(self, text):
+        return StoreError(text)
 
-    def acquire(self):
-        try:
-            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise StoreError('cannot open the lock file %s: %s' % (self.path, exc.strerror or exc)) from None
-        start = time.monotonic()
-        deadline = start + max(0, self.timeout or 0)
-        try:
-            while True:
-                try:
-                    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                        raise StoreError('cannot lock %s: %s' % (self.path, exc.strerror or exc)) from None
-                if time.monotonic() >= deadline:
-                    raise StoreError('the backups of %s are locked by %s; waited %d s (lock_timeout): let that run finish'
-                                     ' or raise lock_timeout' % (self.directory, describe_holder(self.holder()),
-                                                                 int(round(time.monotonic() - start))))
-                time.sleep(POLL_INTERVAL)
-        except BaseException:
-            os.close(descriptor)
-            raise
-        self.waited = round(time.monotonic() - start, 3)
-        self._fd = descriptor
-        self.info = dict(pid=os.getpid(), host=socket.gethostname(), what=self.what, id=None,
-                         since=format_time(time.time()), since_epoch=time.time())
-        self._write()
-        return self
-
-    def update(self, **details):
-        """Add details (such as ``id``) to the holder line."""
-        if self.info is not None:
-            self.info.update(details)
-            self._write()
-
-    def _write(self):
-        try:
-            os.ftruncate(self._fd, 0)
-            os.pwrite(self._fd, (json.dumps(self.info, sort_keys=True) + '\n').encode('utf-8'), 0)
-        except OSError:
-            pass  # the details are a courtesy to waiters; the lock itself is held
-
-    def release(self):
-        if self._fd is None:
-            return
-        with contextlib.suppress(OSError):
-            os.ftruncate(self._fd, 0)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-        finally:
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self):
-        return self.acquire()
-
-    def __exit__(self, *exc_info):
-        self.release()
-        return False
+    def busy(self, holder, waited):
+        return StoreError('the backups of %s are locked by %s; waited %d s (lock_timeout): let that run finish'
+                          ' or raise lock_timeout' % (self.directory, describe_holder(holder), waited))
