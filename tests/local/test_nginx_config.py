@@ -142,3 +142,28 @@ def test_remove_and_put_back(lb, backends):
     rc, result, dummy = run_module(MODULE, dict(container=name, path=extra, state='absent'))
     assert rc == 0 and not result['changed'], result
     assert get(port)[1] == 'b'
+
+
+def test_reload_refused_by_the_master_is_put_back(lb, backends, engine):
+    # nginx -t does not bind the ports; the master does at reload. Another nginx in the container holds port 81,
+    # so the master keeps its old workers: the module puts the file back and fails with the logged error.
+    name, path, port = lb
+    container = engine.containers.get(name)
+    squatter = ('printf "pid /tmp/squatter.pid; error_log /tmp/squatter.log; events {} '
+                'http { access_log off; server { listen 81; return 204; } }\\n" > /tmp/squatter.conf && nginx -c /tmp/squatter.conf')
+    assert container.exec_run(['sh', '-c', squatter]).exit_code == 0
+    try:
+        with open(path) as handle:
+            before = handle.read()
+        conf = APP_CONF % {'address': backends['a']} + 'server { listen 81; return 200; }\n'
+        with Load(port, threads=2, rate=100) as load:
+            rc, result, dummy = switch(lb, conf, reload_timeout=2)
+            time.sleep(0.5)
+        assert rc != 0
+        assert 'did not start new workers' in result['msg'] and 'bind() to 0.0.0.0:81 failed' in result['msg'], result['msg']
+        with open(path) as handle:
+            assert handle.read() == before
+        assert load.failures() == []
+        assert set(record[3] for record in load.records) == {'b'}
+    finally:
+        container.exec_run(['sh', '-c', 'kill $(cat /tmp/squatter.pid)'])

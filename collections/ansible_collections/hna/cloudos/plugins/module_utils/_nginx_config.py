@@ -57,12 +57,28 @@ if ! out=$(nginx -t 2>&1); then
     exit 3
 fi
 [ "$action" = test ] && exit 0
-master=
-for dir in /proc/[0-9]*; do
-    case "$(tr '\000' ' ' < "$dir/cmdline" 2>/dev/null)" in
-        "nginx: master process"*) master=${dir#/proc/}; break ;;
+is_master() {
+    case "$(tr '\000' ' ' < "/proc/$1/cmdline" 2>/dev/null)" in
+        "nginx: master process"*) return 0 ;;
     esac
+    return 1
+}
+# The master named by the pid file of the usual nginx.conf, else the first master found.
+master=
+for file in /run/nginx.pid /var/run/nginx.pid; do
+    if [ -r "$file" ] && read -r pid < "$file" && [ -n "$pid" ] && is_master "$pid"; then
+        master=$pid
+        break
+    fi
 done
+if [ -z "$master" ]; then
+    for dir in /proc/[0-9]*; do
+        if is_master "${dir#/proc/}"; then
+            master=${dir#/proc/}
+            break
+        fi
+    done
+fi
 if [ -z "$master" ]; then
     echo 'error=no nginx master process runs in the container'
     exit 4

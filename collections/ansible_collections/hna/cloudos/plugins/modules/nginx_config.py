@@ -15,8 +15,8 @@ description:
   - The file is written only when its content differs, atomically (a temporary file in the same directory, then a rename);
     the old content is kept as C(<path>.previous).
   - Then C(nginx -t) runs inside the container (an exec through the Docker engine API). When it fails, the old content is put
-    back (or the new file removed, when there was none) and the task fails with nginx's error line; nginx never loaded the
-    refused file.
+    back (or the new file removed, when there was none) and the task fails with nginx's error line; nginx was never
+    reloaded with the refused file.
   - When the test passes, the nginx master gets C(SIGHUP) (a graceful reload) and, with O(wait_reload=true), the module waits
     until the master runs new workers and none of its old workers still accepts connections. When the task returns, every
     new connection is served with the new configuration; requests in flight finish on the old workers.
