@@ -70,6 +70,11 @@ def test_lb_role_runs_twice_switches_and_removes(lb_setup, engine):
     port, conf = setup['port'], setup['directory'] / 'conf.d'
     first = setup['inventory']('first.yml', setup['apps']('a', '1'))
 
+    # Check mode on a host without the load balancer: reports the changes, creates nothing.
+    counts, dummy = play(setup['playbook'], first, '--check')
+    assert counts['changed'] > 0 and not conf.exists()
+    assert not engine.containers.list(all=True, filters={'name': PREFIX + '-rlb'})
+
     counts, dummy = play(setup['playbook'], first)
     assert counts['changed'] > 0 and counts['failed'] == 0
     wait_for(lambda: get(port)[0] == 200, what='the load balancer to answer')
