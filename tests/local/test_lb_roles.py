@@ -13,7 +13,8 @@ import time
 import pytest
 import yaml
 
-from conftest import PREFIX, REPO, Load, get, recap, run_playbook, wait_for
+from lbtest import REPO, Load, get, recap, run_playbook, wait_for
+from lbtest import backends, engine, network, tag, workdir  # noqa: F401  pylint: disable=unused-import  (fixtures)
 
 
 def free_port():
@@ -43,11 +44,11 @@ def play(playbook, inventory, *args):
 
 
 @pytest.fixture(scope='module')
-def lb_setup(workdir, network, backends):
+def lb_setup(workdir, network, backends, tag):
     directory = workdir / 'role-lb'
     directory.mkdir()
     port = free_port()
-    variables = dict(lb_container_name=PREFIX + '-rlb', lb_config_dir=str(directory / 'conf.d'), lb_bind_address='127.0.0.1',
+    variables = dict(lb_container_name=tag + '-rlb', lb_config_dir=str(directory / 'conf.d'), lb_bind_address='127.0.0.1',
                      lb_networks=[{'name': network}], lb_wait_timeout=120)
 
     def apps(target, version, extra=False):
@@ -65,7 +66,7 @@ def lb_setup(workdir, network, backends):
     return dict(directory=directory, port=port, apps=apps, inventory=inventory, playbook=write_playbook(directory, 'lb'))
 
 
-def test_lb_role_runs_twice_switches_and_removes(lb_setup, engine):
+def test_lb_role_runs_twice_switches_and_removes(lb_setup, engine, tag):
     setup = lb_setup
     port, conf = setup['port'], setup['directory'] / 'conf.d'
     first = setup['inventory']('first.yml', setup['apps']('a', '1'))
@@ -73,7 +74,7 @@ def test_lb_role_runs_twice_switches_and_removes(lb_setup, engine):
     # Check mode on a host without the load balancer: reports the changes, creates nothing.
     counts, dummy = play(setup['playbook'], first, '--check')
     assert counts['changed'] > 0 and not conf.exists()
-    assert not engine.containers.list(all=True, filters={'name': PREFIX + '-rlb'})
+    assert not engine.containers.list(all=True, filters={'name': tag + '-rlb'})
 
     counts, dummy = play(setup['playbook'], first)
     assert counts['changed'] > 0 and counts['failed'] == 0
@@ -81,7 +82,7 @@ def test_lb_role_runs_twice_switches_and_removes(lb_setup, engine):
     status, body, headers = get(port)
     assert (status, body, headers.get('X-LB'), headers.get('X-Release-Version')) == (200, 'a', 'localhost', '1')
     assert get(port, '/__lb/health')[:2] == (200, 'ok')
-    mounts = engine.containers.get(PREFIX + '-rlb').attrs['Mounts']
+    mounts = engine.containers.get(tag + '-rlb').attrs['Mounts']
     assert [(m['Destination'], m['RW']) for m in mounts] == [('/etc/nginx/conf.d', False)]
 
     counts, dummy = play(setup['playbook'], first)
@@ -90,7 +91,7 @@ def test_lb_role_runs_twice_switches_and_removes(lb_setup, engine):
     assert counts['changed'] == 0, counts
 
     # The JSON access log, as the A/B analysis will read it.
-    logs = engine.containers.get(PREFIX + '-rlb').logs(stdout=True, stderr=False).decode()
+    logs = engine.containers.get(tag + '-rlb').logs(stdout=True, stderr=False).decode()
     entries = [json.loads(line) for line in logs.splitlines() if line.startswith('{')]
     entry = [e for e in entries if e['uri'] == '/'][-1]
     assert entry['app'] == 'fleet' and entry['lb'] == 'localhost' and entry['version'] == '1' and entry['status'] == 200
@@ -117,11 +118,11 @@ def test_lb_role_runs_twice_switches_and_removes(lb_setup, engine):
 
 
 @pytest.fixture(scope='module')
-def glb_setup(workdir, network, backends):
+def glb_setup(workdir, network, backends, tag):
     directory = workdir / 'role-glb'
     directory.mkdir()
     port = free_port()
-    variables = dict(glb_container_name=PREFIX + '-glb', glb_config_dir=str(directory / 'conf.d'),
+    variables = dict(glb_container_name=tag + '-glb', glb_config_dir=str(directory / 'conf.d'),
                      glb_state_dir=str(directory / 'state'), glb_bind_address='127.0.0.1', glb_listen_port=port,
                      glb_networks=[{'name': network}], glb_wait_timeout=120)
     apps = [dict(name='fleet', clouds=[
@@ -137,7 +138,7 @@ def answers(port, count=20):
     return [get(port)[1] for dummy in range(count)]
 
 
-def test_glb_weights_drain_and_failover(glb_setup, engine):
+def test_glb_weights_drain_and_failover(glb_setup, engine, tag):
     setup = glb_setup
     port, drain = setup['port'], REPO / 'playbooks' / 'glb_drain.yml'
     drain_file = setup['directory'] / 'state' / 'drain.json'
@@ -178,7 +179,7 @@ def test_glb_weights_drain_and_failover(glb_setup, engine):
     assert set(answers(port)) == {'a', 'b'}
 
     # Failover: cloud-a dies under load; its requests are retried on cloud-b, the client sees no failure.
-    backend_a = engine.containers.get(PREFIX + '-backend-a')
+    backend_a = engine.containers.get(tag + '-backend-a')
     try:
         with Load(port, threads=4, rate=150) as load:
             time.sleep(1.0)

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from conftest import PREFIX, Load, get, nginx_container, run_module, wait_for
+from lbtest import Load, get, nginx_container, run_module, wait_for
+from lbtest import backends, engine, network, tag, workdir  # noqa: F401  pylint: disable=unused-import  (fixtures)
 
 MODULE = 'hna.cloudos.nginx_config'
 
@@ -36,13 +37,13 @@ SWITCH_BOUND = 3.0
 
 
 @pytest.fixture(scope='module')
-def lb(engine, network, workdir, backends):
+def lb(engine, network, workdir, backends, tag):
     """The nginx under test: ``(container name, config file on the host, published port)``, serving backend a."""
     conf = workdir / 'lb-conf'
     conf.mkdir()
     path = conf / 'app.conf'
     path.write_text(APP_CONF % {'address': backends['a']})
-    container = nginx_container(engine, PREFIX + '-lb', conf, network, ports={'80/tcp': ('127.0.0.1', None)})
+    container = nginx_container(engine, tag + '-lb', conf, network, ports={'80/tcp': ('127.0.0.1', None)})
     port = int(container.attrs['NetworkSettings']['Ports']['80/tcp'][0]['HostPort'])
     wait_for(lambda: get(port)[1] == 'a', what='nginx to serve backend a')
     return container.name, str(path), port

@@ -1,7 +1,10 @@
-"""Fixtures for the tests that run load balancers on the local Docker engine.
+"""Helpers and fixtures for the tests that run load balancers on the local Docker engine.
+
+Not a ``conftest.py``: the lab tests import theirs by that name. The test modules import the fixtures from
+here, so each module gets its own network and backends.
 
 Everything these tests create is named ``<prefix>-<random>-*`` (containers, the network) and removed at the
-end; the prefix is ``$LB_TEST_PREFIX`` or ``hnadev-lb``. The containers run the lab's nginx image
+end of the module; the prefix is ``$LB_TEST_PREFIX`` or ``hnadev-lb``. The containers run the lab's nginx image
 (``cloudos/nginx:1.22``, built by ``make lab``), and the backends are that same image serving a
 fixed answer. Clients only talk to 127.0.0.1.
 """
@@ -25,7 +28,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = os.environ.get('LB_TEST_IMAGE', 'cloudos/nginx:1.22')
-PREFIX = '%s-%s' % (os.environ.get('LB_TEST_PREFIX', 'hnadev-lb'), uuid.uuid4().hex[:6])
+PREFIX = os.environ.get('LB_TEST_PREFIX', 'hnadev-lb')
 DOCKER_SOCKET = Path('/var/run/docker.sock')
 
 BACKEND_CONF = '''server {
@@ -173,7 +176,7 @@ class Load:
         return [record[3] for record in self.records if record[0] > moment]
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope='module')
 def engine():
     if not DOCKER_SOCKET.exists():
         pytest.skip('needs a local Docker engine: %s does not exist' % DOCKER_SOCKET)
@@ -186,16 +189,22 @@ def engine():
     client.close()
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope='module')
+def tag():
+    """The start of the name of everything the module creates."""
+    return '%s-%s' % (PREFIX, uuid.uuid4().hex[:6])
+
+
+@pytest.fixture(scope='module')
 def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp('lb')
 
 
-@pytest.fixture(scope='session')
-def network(engine):
-    net = engine.networks.create(PREFIX + '-net', driver='bridge')
+@pytest.fixture(scope='module')
+def network(engine, tag):
+    net = engine.networks.create(tag + '-net', driver='bridge')
     yield net.name
-    for container in engine.containers.list(all=True, filters={'name': PREFIX}):
+    for container in engine.containers.list(all=True, filters={'name': tag + '-'}):
         container.remove(force=True)
     net.remove()
 
@@ -221,14 +230,14 @@ def wait_for(predicate, timeout=20, what='the condition'):
     raise AssertionError('timed out waiting for %s' % what)
 
 
-@pytest.fixture(scope='session')
-def backends(engine, network, workdir):
+@pytest.fixture(scope='module')
+def backends(engine, network, workdir, tag):
     """Two backends on the test network, answering ``a`` and ``b``: ``{name: address}``."""
     result = {}
     for name in ('a', 'b'):
         conf = workdir / ('backend-' + name)
         conf.mkdir()
         (conf / 'backend.conf').write_text(BACKEND_CONF % {'name': name})
-        container = nginx_container(engine, '%s-backend-%s' % (PREFIX, name), conf, network)
+        container = nginx_container(engine, '%s-backend-%s' % (tag, name), conf, network)
         result[name] = container.attrs['NetworkSettings']['Networks'][network]['IPAddress']
     return result
