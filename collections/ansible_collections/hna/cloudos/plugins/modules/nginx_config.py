@@ -126,6 +126,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+container:
+  description: The container, as given in O(container).
+  returned: always
+  type: str
+  sample: lb
 path:
   description: The file on the host.
   returned: always
