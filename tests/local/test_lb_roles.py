@@ -1,0 +1,191 @@
+"""The lb and glb roles and playbooks/glb_drain.yml, run with ansible-playbook against localhost and the local engine.
+
+The roles run their containers (named after the test prefix) on the test network, in front of the two test
+backends ``a`` and ``b``; their ports are published on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+import yaml
+
+from lbtest import REPO, Load, get, recap, run_playbook, wait_for
+from lbtest import backends, engine, network, tag, workdir  # noqa: F401  pylint: disable=unused-import  (fixtures)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def write_playbook(directory, role):
+    playbook = directory / ('%s.yml' % role)
+    playbook.write_text(yaml.safe_dump([{
+        'name': 'Apply the %s role' % role, 'hosts': 'all', 'gather_facts': False, 'roles': [{'role': role}],
+    }]))
+    return playbook
+
+
+def write_inventory(path, group, variables):
+    host = {'ansible_connection': 'local', 'ansible_python_interpreter': __import__('sys').executable}
+    path.write_text(yaml.safe_dump({'all': {'children': {group: {'hosts': {'localhost': host}, 'vars': variables}}}}))
+    return path
+
+
+def play(playbook, inventory, *args):
+    result = run_playbook(playbook, inventory, *args)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return recap(result.stdout), result.stdout
+
+
+@pytest.fixture(scope='module')
+def lb_setup(workdir, network, backends, tag):
+    directory = workdir / 'role-lb'
+    directory.mkdir()
+    port = free_port()
+    variables = dict(lb_container_name=tag + '-rlb', lb_config_dir=str(directory / 'conf.d'), lb_bind_address='127.0.0.1',
+                     lb_networks=[{'name': network}], lb_wait_timeout=120)
+
+    def apps(target, version, extra=False):
+        result = [dict(name='fleet', listen_port=port, servers=[{'address': backends[target], 'port': 8080}],
+                       backup_servers=[{'address': backends['b' if target == 'a' else 'a'], 'port': 8080}],
+                       labels={'version': version})]
+        if extra:
+            result.append(dict(name='extra', listen_port=port, server_name='extra.test',
+                               servers=[{'address': backends['a'], 'port': 8080}]))
+        return result
+
+    def inventory(name, lb_apps):
+        return write_inventory(directory / name, 'lb', dict(variables, lb_apps=lb_apps))
+
+    return dict(directory=directory, port=port, apps=apps, inventory=inventory, playbook=write_playbook(directory, 'lb'))
+
+
+def test_lb_role_runs_twice_switches_and_removes(lb_setup, engine, tag):
+    setup = lb_setup
+    port, conf = setup['port'], setup['directory'] / 'conf.d'
+    first = setup['inventory']('first.yml', setup['apps']('a', '1'))
+
+    # Check mode on a host without the load balancer: reports the changes, creates nothing.
+    counts, dummy = play(setup['playbook'], first, '--check')
+    assert counts['changed'] > 0 and not conf.exists()
+    assert not engine.containers.list(all=True, filters={'name': tag + '-rlb'})
+
+    counts, dummy = play(setup['playbook'], first)
+    assert counts['changed'] > 0 and counts['failed'] == 0
+    wait_for(lambda: get(port)[0] == 200, what='the load balancer to answer')
+    status, body, headers = get(port)
+    assert (status, body, headers.get('X-LB'), headers.get('X-Release-Version')) == (200, 'a', 'localhost', '1')
+    assert get(port, '/__lb/health')[:2] == (200, 'ok')
+    mounts = engine.containers.get(tag + '-rlb').attrs['Mounts']
+    assert [(m['Destination'], m['RW']) for m in mounts] == [('/etc/nginx/conf.d', False)]
+
+    counts, dummy = play(setup['playbook'], first)
+    assert counts['changed'] == 0, counts
+    counts, dummy = play(setup['playbook'], first, '--check')
+    assert counts['changed'] == 0, counts
+
+    # The JSON access log, as the A/B analysis will read it.
+    logs = engine.containers.get(tag + '-rlb').logs(stdout=True, stderr=False).decode()
+    entries = [json.loads(line) for line in logs.splitlines() if line.startswith('{')]
+    entry = [e for e in entries if e['uri'] == '/'][-1]
+    assert entry['app'] == 'fleet' and entry['lb'] == 'localhost' and entry['version'] == '1' and entry['status'] == 200
+    assert entry['upstream_addr'].endswith(':8080') and float(entry['upstream_response_time']) >= 0
+
+    # Switch to version 2 on backend b, with a second app on the same port, under load.
+    second = setup['inventory']('second.yml', setup['apps']('b', '2', extra=True))
+    with Load(port, threads=4, rate=150) as load:
+        time.sleep(1.0)
+        counts, output = play(setup['playbook'], second)
+        done = time.monotonic()
+        time.sleep(1.0)
+    assert counts['changed'] == 1, output  # fleet.conf and extra.conf in one task
+    assert load.failures() == []
+    assert set(load.bodies_started_after(done)) == {'b'}
+    assert sorted(p.name for p in conf.glob('*.conf')) == ['_status.conf', 'extra.conf', 'fleet.conf']
+    assert get(port)[2].get('X-Release-Version') == '2'
+
+    # The extra app is removed by a run that no longer lists it.
+    counts, dummy = play(setup['playbook'], setup['inventory']('third.yml', setup['apps']('b', '2')))
+    assert counts['changed'] == 1
+    assert sorted(p.name for p in conf.glob('*.conf')) == ['_status.conf', 'fleet.conf']
+    assert (conf / 'extra.conf.previous').exists()
+
+
+@pytest.fixture(scope='module')
+def glb_setup(workdir, network, backends, tag):
+    directory = workdir / 'role-glb'
+    directory.mkdir()
+    port = free_port()
+    variables = dict(glb_container_name=tag + '-glb', glb_config_dir=str(directory / 'conf.d'),
+                     glb_state_dir=str(directory / 'state'), glb_bind_address='127.0.0.1', glb_listen_port=port,
+                     glb_networks=[{'name': network}], glb_wait_timeout=120)
+    apps = [dict(name='fleet', clouds=[
+        dict(name='cloud-a', address=backends['a'], port=8080, weight=1, drain=False),
+        dict(name='cloud-b', address=backends['b'], port=8080, weight=1, drain=False)])]
+    return dict(directory=directory, port=port,
+                inventory=write_inventory(directory / 'inventory.yml', 'glb', dict(variables, glb_apps=apps)),
+                bare_inventory=write_inventory(directory / 'bare.yml', 'glb', variables),
+                playbook=write_playbook(directory, 'glb'))
+
+
+def answers(port, count=20):
+    return [get(port)[1] for dummy in range(count)]
+
+
+def test_glb_weights_drain_and_failover(glb_setup, engine, tag):
+    setup = glb_setup
+    port, drain = setup['port'], REPO / 'playbooks' / 'glb_drain.yml'
+    drain_file = setup['directory'] / 'state' / 'drain.json'
+
+    counts, dummy = play(setup['playbook'], setup['inventory'])
+    assert counts['changed'] > 0
+    wait_for(lambda: get(port)[0] == 200, what='the global load balancer to answer')
+    assert set(answers(port)) == {'a', 'b'}
+    assert get(port)[2].get('X-GLB') == 'localhost'
+
+    # Drain cloud-a under load: no failure, and then only b.
+    with Load(port, threads=4, rate=150) as load:
+        time.sleep(1.0)
+        counts, dummy = play(drain, setup['inventory'], '-e', 'cloud=cloud-a', '-e', 'app=fleet')
+        done = time.monotonic()
+        time.sleep(1.0)
+    assert counts['changed'] == 2  # drain.json and fleet.conf
+    assert load.failures() == []
+    assert set(load.bodies_started_after(done)) == {'b'}
+    assert json.loads(drain_file.read_text())['apps']['fleet']['cloud-a']['drain'] is True
+    assert '# Cloud cloud-a' in (setup['directory'] / 'conf.d' / 'fleet.conf').read_text()
+
+    # Draining the last cloud is refused and changes nothing.
+    before = drain_file.read_text()
+    result = run_playbook(drain, setup['inventory'], '-e', 'cloud=cloud-b', '-e', 'app=fleet')
+    assert result.returncode != 0
+    assert 'would leave app fleet without a cloud' in result.stdout
+    assert drain_file.read_text() == before
+
+    # The role keeps the drain (drain.json wins over the inventory's flag): no change, still only b.
+    counts, dummy = play(setup['playbook'], setup['inventory'])
+    assert counts['changed'] == 0
+    assert set(answers(port)) == {'b'}
+
+    # Undrain, with an inventory without glb_apps: the playbook takes them from apps.json.
+    counts, dummy = play(drain, setup['bare_inventory'], '-e', 'cloud=cloud-a', '-e', 'app=fleet', '-e', 'drain=false')
+    assert counts['changed'] == 2
+    assert set(answers(port)) == {'a', 'b'}
+
+    # Failover: cloud-a dies under load; its requests are retried on cloud-b, the client sees no failure.
+    backend_a = engine.containers.get(tag + '-backend-a')
+    try:
+        with Load(port, threads=4, rate=150) as load:
+            time.sleep(1.0)
+            backend_a.stop(timeout=1)
+            time.sleep(3.0)
+        assert load.failures() == []
+        assert set(load.bodies_started_after(load.records[-1][0] - 1.0)) == {'b'}
+    finally:
+        backend_a.start()
