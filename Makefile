@@ -8,7 +8,7 @@ export ANSIBLE_FORCE_COLOR ?= false
 INVENTORY ?= inventories/lab
 
 .PHONY: help setup lab lab-up lab-site lab-status lab-down lab-clean test \
-	test-unit test-sanity test-lint test-collection test-molecule test-lab test-images
+	test-unit test-sanity test-lint test-collection test-molecule test-lab test-images test-local
 
 help:
 	@echo "make lab        set up this machine, build and start the lab, run playbooks/site.yml on it"
@@ -61,3 +61,6 @@ test-lab:
 
 test-images:
 	pytest -q tests/images
+
+test-local:
+	pytest -q tests/local

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The lab end to end: bring it up, run the main job, run it again (it must change nothing),
-# then check the real nodes with testinfra and the bad-input cases, and the application images.
+# then check the real nodes with testinfra and the bad-input cases, the application images and the
+# load balancers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/${VENV:-.venv}/bin:$PATH"
@@ -44,4 +45,7 @@ pytest -q -p no:cacheprovider tests/lab || rc=$?
 # The application images that `lab.py up` built, run on this machine's engine (the fleet demo
 # application: every endpoint, and version 3's failing health check).
 pytest -q -p no:cacheprovider tests/images || rc=$?
+# The load balancers on this machine's engine, from the lab's nginx image (module nginx_config, roles
+# lb and glb, playbooks/glb_drain.yml): switches under load, refusals, reruns and check mode.
+pytest -q -p no:cacheprovider tests/local || rc=$?
 exit "$rc"
