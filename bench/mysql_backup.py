@@ -244,6 +244,23 @@ def module_restore(backup_id):
     return result['restored']['seconds'], task
 
 
+def backup_pair(method, raw, streamed, raw_file, figures, sizes):
+    """One raw backup, the module's backup of the same data and the raw pipeline streamed out; record and print them."""
+    figures['raw_' + method].append(raw())
+    seconds, task, backup = module_backup(method)
+    figures['mod_' + method].append(seconds)
+    figures['task_' + method].append(task)
+    sizes[method] = (os.path.getsize(os.path.join(RAW, raw_file)), backup['size'])
+    figures['streamed_' + method].append(streamed())
+    stages = ', '.join('%s %.2f' % (name, value) for name, value in sorted((backup.get('stages') or {}).items())
+                       if value is not None)
+    say('%s backup: raw %.2f s, module %.2f s (task %.2f s; stages: %s; transport %s), raw streamed out through docker '
+        'exec %.2f s; files %d / %d bytes' % (method, figures['raw_' + method][-1], seconds, task, stages or 'none',
+                                              backup.get('transport'), figures['streamed_' + method][-1],
+                                              sizes[method][0], sizes[method][1]))
+    return backup
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--tables', type=int, default=5)
@@ -273,24 +290,8 @@ def main():
             return 0
         for round_ in range(options.repeat):
             clear_backups()
-            figures['raw_logical'].append(raw_logical())
-            seconds, task, logical = module_backup('logical')
-            figures['mod_logical'].append(seconds)
-            figures['task_logical'].append(task)
-            sizes['logical'] = (os.path.getsize(os.path.join(RAW, 'raw.sql.zst')), logical['size'])
-            figures['streamed_logical'].append(raw_logical_streamed())
-            say('logical backup: raw %.2f s, module %.2f s (task %.2f s), raw streamed out through docker exec %.2f s; '
-                'files %d / %d bytes' % (figures['raw_logical'][-1], seconds, task, figures['streamed_logical'][-1],
-                                         sizes['logical'][0], sizes['logical'][1]))
-            figures['raw_physical'].append(raw_physical())
-            seconds, task, physical = module_backup('physical')
-            figures['mod_physical'].append(seconds)
-            figures['task_physical'].append(task)
-            sizes['physical'] = (os.path.getsize(os.path.join(RAW, 'raw.xb.zst')), physical['size'])
-            figures['streamed_physical'].append(raw_physical_streamed())
-            say('physical backup: raw %.2f s, module %.2f s (task %.2f s), raw streamed out through docker exec %.2f s; '
-                'files %d / %d bytes' % (figures['raw_physical'][-1], seconds, task, figures['streamed_physical'][-1],
-                                         sizes['physical'][0], sizes['physical'][1]))
+            logical = backup_pair('logical', raw_logical, raw_logical_streamed, 'raw.sql.zst', figures, sizes)
+            backup_pair('physical', raw_physical, raw_physical_streamed, 'raw.xb.zst', figures, sizes)
             figures['raw_restore'].append(raw_restore())
             seconds, task = module_restore(logical['id'])
             figures['mod_restore'].append(seconds)
