@@ -21,21 +21,6 @@ description:
 author:
   - HNA CloudOS maintainers (!UNKNOWN)
 options:
-  root_dir:
-    description:
-      - Directory that holds the release records of every environment and application on the host.
-    type: path
-    default: /var/lib/hna-cloudos/releases
-  app:
-    description:
-      - Name of the application - lower-case letters, digits and C(-), starting with a letter.
-    type: str
-    required: true
-  environment:
-    description:
-      - Name of the environment (same rules as O(app)).
-    type: str
-    default: production
   clouds:
     description:
       - The cloud of each host (inventory name to cloud name). With it the table sums up the hosts per cloud
@@ -65,6 +50,7 @@ options:
     type: int
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - hna.cloudos.release
 attributes:
   check_mode:
     support: full

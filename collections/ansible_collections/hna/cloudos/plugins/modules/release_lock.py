@@ -28,21 +28,6 @@ description:
 author:
   - HNA CloudOS maintainers (!UNKNOWN)
 options:
-  root_dir:
-    description:
-      - Directory that holds the release records of every environment and application on the host.
-    type: path
-    default: /var/lib/hna-cloudos/releases
-  app:
-    description:
-      - Name of the application - lower-case letters, digits and C(-), starting with a letter.
-    type: str
-    required: true
-  environment:
-    description:
-      - Name of the environment (same rules as O(app)).
-    type: str
-    default: production
   state:
     description:
       - V(present) takes the lock, V(absent) releases it.
@@ -86,6 +71,7 @@ options:
     default: false
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - hna.cloudos.release
 attributes:
   check_mode:
     support: full
