@@ -34,6 +34,7 @@ import re
 import socket
 import time
 
+from ansible_collections.hna.cloudos.plugins.module_utils._durable import fsync_directory
 from ansible_collections.hna.cloudos.plugins.module_utils._lock import FlockLock
 
 MANIFEST_FORMAT = 1
@@ -190,15 +191,6 @@ def data_path(directory, manifest):
 
 
 # -- Durable writes -----------------------------------------------------------------------------------------
-
-def fsync_directory(directory):
-    """Make the renames and removals in ``directory`` durable."""
-    descriptor = os.open(directory, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0))
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
 
 def create_partial(path):
     """Open the partial file of ``path`` for writing (mode 0600, must not exist); return ``(file object, partial path)``."""

@@ -34,6 +34,7 @@ import tempfile
 import time
 
 from ansible_collections.hna.cloudos.plugins.module_utils import _release as rel
+from ansible_collections.hna.cloudos.plugins.module_utils._durable import fsync_directory
 from ansible_collections.hna.cloudos.plugins.module_utils._lock import FlockLock, LockError
 
 DEFAULT_ROOT = '/var/lib/hna-cloudos/releases'
@@ -91,15 +92,6 @@ def ensure_dir(path):
             raise StoreError('cannot create the directory %s: %s.' % (directory, exc.strerror or exc)) from None
 
 
-def fsync_dir(directory):
-    """Make the renames, links and removals in ``directory`` durable."""
-    descriptor = os.open(directory, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0))
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def write_json(path, document, replace=True):
     """Write ``document`` to ``path`` atomically (mode 0640). Without ``replace``, return False if ``path`` exists."""
     directory = os.path.dirname(path)
@@ -124,7 +116,7 @@ def write_json(path, document, replace=True):
                 return False
             finally:
                 os.unlink(temporary)
-        fsync_dir(directory)
+        fsync_directory(directory)
         return True
     except OSError as exc:
         raise StoreError('cannot write %s: %s.' % (path, exc.strerror or exc)) from None
@@ -154,7 +146,7 @@ def remove(path):
         return False
     except OSError as exc:
         raise StoreError('cannot remove %s: %s.' % (path, exc.strerror or exc)) from None
-    fsync_dir(os.path.dirname(path))
+    fsync_directory(os.path.dirname(path))
     return True
 
 
