@@ -1,0 +1,254 @@
+"""Releases of the fleet app on the lab (playbooks/release.yml, rollback.yml, release_unlock.yml), under load.
+
+A bounded load client (Python threads, about 50 requests/s in all, aimed only at the lab's global load balancer,
+``glb_url``) runs during each release and rollback and counts every failed request (a connection error or an answer
+that is not 2xx); a keepalive connection that the server closed while idle (an old nginx worker shutting down after a
+reload) is resent once and counted apart, as HTTP clients do for idempotent requests.
+
+The tests run in this order and leave the lab as `make lab` leaves it, at version 1:
+- a rerun of the release of version 1 changes nothing, and check mode prints the plan of version 2 and changes
+  nothing;
+- release 1 -> 2 under load: 0 failed requests, then every answer is 2, and the ledger has the entry with every
+  host's results;
+- release of the broken version 3: the play fails naming a host and the health check, 0 failed requests, every
+  load balancer and every node still serve 2;
+- a second release while the lock is held fails naming the holder; release_unlock.yml frees it;
+- rollback 2 -> 1 under load: 0 failed requests, the switch time is printed and at most 3 s, every answer is 1.
+"""
+
+import http.client
+import re
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+from conftest import HOSTVARS, INV, run_module, run_playbook
+
+GLB_URL = HOSTVARS['bj2-node1'].get('glb_url', 'http://10.231.0.12:8088')
+LBS = INV.get('lb', {}).get('hosts', [])
+NODES = sorted(h for h, v in HOSTVARS.items() if 'lab_cloud' in v)
+LOCK_HOST = 'bj2-node1'
+
+
+class Load:
+    """GET ``path`` on the GLB from ``threads`` threads, ``rate`` requests/s in all, until stopped.
+
+    One thread keeps its connection alive; the others open one per request. ``records`` holds
+    ``(start, status, version, error)`` per request.
+    """
+
+    def __init__(self, url, path='/version', threads=5, rate=50):
+        parts = urllib.parse.urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port or 80
+        self.path = path
+        self.threads = threads
+        self.interval = threads / float(rate)
+        self.records = []
+        self.resent = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._workers = []
+
+    def _get(self, conn):
+        conn.request('GET', self.path)
+        response = conn.getresponse()
+        response.read()
+        return response.status, response.getheader('X-App-Version')
+
+    def _run(self, keepalive):
+        conn = None
+        while not self._stop.is_set():
+            started = time.monotonic()
+            status = version = error = None
+            try:
+                reused = conn is not None
+                if conn is None:
+                    conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+                try:
+                    status, version = self._get(conn)
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    if not reused:
+                        raise
+                    conn.close()
+                    conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+                    with self._lock:
+                        self.resent += 1
+                    status, version = self._get(conn)
+            except Exception as exc:  # pylint: disable=broad-except
+                error = repr(exc)
+            if not keepalive or error:
+                if conn is not None:
+                    conn.close()
+                conn = None
+            with self._lock:
+                self.records.append((started, status, version, error))
+            time.sleep(max(0.0, self.interval - (time.monotonic() - started)))
+        if conn is not None:
+            conn.close()
+
+    def __enter__(self):
+        for index in range(self.threads):
+            worker = threading.Thread(target=self._run, args=(index == 0, ), daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        for worker in self._workers:
+            worker.join(15)
+        return False
+
+    def failures(self):
+        return [r for r in self.records if r[3] is not None or not 200 <= (r[1] or 0) < 300]
+
+    def summary(self):
+        versions = {}
+        for record in self.records:
+            versions[record[2]] = versions.get(record[2], 0) + 1
+        return 'requests %d, failed %d, resent after a reload %d, by version %s' % (
+            len(self.records), len(self.failures()), self.resent, versions)
+
+
+def get_version(url):
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=10)
+    try:
+        conn.request('GET', parts.path or '/version')
+        response = conn.getresponse()
+        body = response.read().decode().strip()
+        return response.status, response.getheader('X-App-Version'), body
+    finally:
+        conn.close()
+
+
+def answers(count=20):
+    return [get_version(GLB_URL + '/version') for _ in range(count)]
+
+
+def recap(output):
+    """``{host: {ok: N, changed: N, ...}}`` from the PLAY RECAP of ansible-playbook's output."""
+    result = {}
+    text = output.split('PLAY RECAP', 1)[-1]
+    for line in text.splitlines():
+        match = re.match(r'^(\S+)\s+:\s+(.*)$', line)
+        if match:
+            result[match.group(1)] = {k: int(v) for k, v in (item.split('=') for item in match.group(2).split())}
+    return result
+
+
+def ledger():
+    rc, result = run_module(LOCK_HOST, 'hna.cloudos.release_info', 'app=fleet')
+    assert rc == 0, result
+    return result['ledger']
+
+
+def release(*args):
+    started = time.monotonic()
+    res = run_playbook('playbooks/release.yml', '-e', 'app=fleet', *args)
+    return res, time.monotonic() - started
+
+
+@pytest.fixture(scope='module', autouse=True)
+def at_version_1():
+    """The lab must be at version 1, as make lab leaves it."""
+    assert ledger()['current'] == '1', 'the lab is not at fleet 1: run make lab (or playbooks/rollback.yml)'
+    yield
+
+
+def test_rerun_of_the_current_release_changes_nothing():
+    res, _ = release('-e', 'version=1')
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr
+    assert 'nothing to do' in res.stdout
+    counts = recap(res.stdout)
+    assert counts and all(c['changed'] == 0 and c['failed'] == 0 for c in counts.values()), counts
+
+
+def test_check_mode_prints_the_plan_and_changes_nothing():
+    before = ledger()['generation']
+    res, _ = release('-e', 'version=2', '--check')
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr
+    for node in NODES:
+        assert re.search(r'would run fleet-2 \(.*@sha256:[0-9a-f]{64}\) on %s:' % re.escape(HOSTVARS[node]['ansible_host']),
+                         res.stdout), res.stdout[-3000:]
+    assert res.stdout.count('would switch the load balancer of') == len(LBS)
+    assert ledger()['generation'] == before
+    assert all(a[1] == '1' for a in answers(5))
+
+
+def test_release_1_to_2_under_load():
+    with Load(GLB_URL) as load:
+        res, wall = release('-e', 'version=2')
+        time.sleep(2)
+    print('release 1 -> 2: %.1f s; %s' % (wall, load.summary()))
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr
+    assert load.failures() == [], load.failures()[:5]
+    assert len(load.records) > 100
+    assert all(a[0] == 200 and a[1] == '2' and a[2] == '2' for a in answers()), answers(3)
+    book = ledger()
+    assert book['current'] == '2' and book['previous'] == '1'
+    entry = book['history'][-1]
+    assert entry['action'] == 'release' and entry['version'] == '2' and entry['from_version'] == '1'
+    assert entry['result'] == 'ok'
+    assert set(entry['hosts']) == set(NODES)
+    assert all(steps == {'staged': 'ok', 'health': 'ok', 'switched': 'ok', 'verified': 'ok'}
+               for steps in entry['hosts'].values()), entry['hosts']
+    assert 'fleet (production): current 2, previous 1' in res.stdout
+
+
+def test_release_of_the_broken_version_stops_at_the_health_gate():
+    with Load(GLB_URL) as load:
+        res, wall = release('-e', 'version=3')
+    print('release 2 -> 3 (broken): %.1f s; %s' % (wall, load.summary()))
+    assert res.returncode != 0, res.stdout[-3000:]
+    message = re.search(r'release of fleet 3 failed on (\S+): (.*)', res.stdout)
+    assert message, res.stdout[-4000:]
+    assert message.group(1).rstrip(':') in NODES
+    assert 'health check' in message.group(2)
+    assert load.failures() == [], load.failures()[:5]
+    assert all(r[2] == '2' for r in load.records if r[2] is not None)
+    for lb in LBS:
+        assert get_version('http://%s/version' % HOSTVARS[lb]['ansible_host'])[1] == '2'
+    for node in NODES:
+        assert get_version('http://%s:18001/version' % HOSTVARS[node]['ansible_host'])[1] == '2'
+    book = ledger()
+    assert book['current'] == '2' and '3' not in book['retained']
+    entry = book['history'][-1]
+    assert entry['version'] == '3' and entry['result'] == 'failed' and entry['failed_host'] in NODES
+
+
+def test_a_second_release_fails_naming_the_holder():
+    holder = 'alice@awx-job-4242'
+    rc, result = run_module(LOCK_HOST, 'hna.cloudos.release_lock',
+                            'app=fleet owner=%s action=release version=9 note=trip-export ttl=600' % holder)
+    assert rc == 0, result
+    try:
+        res, _ = release('-e', 'version=2')
+        assert res.returncode != 0
+        assert holder in res.stdout and 'trip-export' in res.stdout, res.stdout[-3000:]
+    finally:
+        res = run_playbook('playbooks/release_unlock.yml', '-e', 'app=fleet', '-e', 'force=true')
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert holder in res.stdout
+    _, info = run_module(LOCK_HOST, 'hna.cloudos.release_info', 'app=fleet')
+    assert info['lock'] is None
+
+
+def test_rollback_2_to_1_under_load():
+    with Load(GLB_URL) as load:
+        started = time.monotonic()
+        res = run_playbook('playbooks/rollback.yml', '-e', 'app=fleet')
+        wall = time.monotonic() - started
+        time.sleep(2)
+    switch = re.search(r'Switched every load balancer of fleet to 1 in ([0-9.]+) s', res.stdout)
+    print('rollback 2 -> 1: %.1f s, switch %s s; %s' % (wall, switch and switch.group(1), load.summary()))
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr
+    assert switch, res.stdout[-3000:]
+    assert float(switch.group(1)) <= 3.0
+    assert load.failures() == [], load.failures()[:5]
+    assert all(a[0] == 200 and a[1] == '1' for a in answers()), answers(3)
+    book = ledger()
+    assert book['current'] == '1' and book['previous'] == '2'
+    assert book['history'][-1]['action'] == 'rollback' and book['history'][-1]['result'] == 'ok'
