@@ -380,6 +380,7 @@ def run_module(client):
     module = client.module
     params = client.params
     started = time.monotonic()
+    started_at = time.time()
     try:
         mode = parse_mode(params['mode'])
     except ValueError as exc:
@@ -406,12 +407,14 @@ def run_module(client):
         partial = dict(getattr(exc, 'results', None) or {})
         partial.pop('diff', None)
         partial['seconds'] = round(time.monotonic() - started, 3)
+        partial.update(started_at=round(started_at, 3), finished_at=round(time.time(), 3))
         client.fail(str(exc), **partial)
     except OSError as exc:
         client.fail('cannot write %s: %s' % (path, exc.strerror or exc))
     if not module._diff:
         results.pop('diff', None)
     results['seconds'] = round(time.monotonic() - started, 3)
+    results.update(started_at=round(started_at, 3), finished_at=round(time.time(), 3))
     module.exit_json(**results)
 
 

@@ -167,6 +167,19 @@ seconds:
   returned: always
   type: float
   sample: 0.142
+started_at:
+  description:
+    - When the module started, in seconds since the epoch on the host's clock.
+    - With RV(finished_at), the window in which several load balancers switched (the first start to the last end) when
+      their clocks agree.
+  returned: when the module got as far as the switch (success, or a switch that failed)
+  type: float
+  sample: 1764615600.125
+finished_at:
+  description: When the new workers served (or the module failed), in seconds since the epoch on the host's clock.
+  returned: when the module got as far as the switch (success, or a switch that failed)
+  type: float
+  sample: 1764615600.267
 """
 
 from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import DockerClient
