@@ -189,3 +189,53 @@ def test_glb_weights_drain_and_failover(glb_setup, engine, tag):
         assert set(load.bodies_started_after(load.records[-1][0] - 1.0)) == {'b'}
     finally:
         backend_a.start()
+
+
+def test_lb_render_and_prune_false(lb_setup):
+    """render writes nothing and gives the file the role writes; lb_prune false leaves the other apps' files."""
+    setup = lb_setup
+    conf = setup['directory'] / 'conf.d'
+    current = setup['apps']('b', '2')
+    out = setup['directory'] / 'rendered.json'
+    render = setup['directory'] / 'render-play.yml'
+    render.write_text(yaml.safe_dump([{'name': 'Render', 'hosts': 'all', 'gather_facts': False, 'tasks': [
+        {'name': 'Render', 'ansible.builtin.include_role': {'name': 'lb', 'tasks_from': 'render'}},
+        {'name': 'Keep', 'ansible.builtin.copy': {'content': '{{ lb_rendered | to_json }}', 'dest': str(out), 'mode': '0644'}},
+    ]}]))
+    before = sorted(p.name for p in conf.iterdir())
+    play(render, setup['inventory']('render.yml', current))
+    rendered = json.loads(out.read_text())
+    assert rendered['container'].endswith('-rlb') and rendered['reload_timeout'] == 10
+    assert [f['path'] for f in rendered['files']] == [str(conf / 'fleet.conf')]
+    assert rendered['files'][0]['content'].rstrip('\n') == (conf / 'fleet.conf').read_text().rstrip('\n')
+    assert sorted(p.name for p in conf.iterdir()) == before
+
+    # Only the extra app, without pruning: fleet.conf stays.
+    extra = [a for a in setup['apps']('b', '2', extra=True) if a['name'] == 'extra']
+    counts, dummy = play(setup['playbook'], setup['inventory']('extra-only.yml', extra), '-e', 'lb_prune=false')
+    assert counts['changed'] == 1
+    assert {'fleet.conf', 'extra.conf'} <= {p.name for p in conf.glob('*.conf')}
+    assert get(setup['port'])[2].get('X-Release-Version') == '2'
+
+
+def test_glb_prune_false_changes_only_the_apps_given(glb_setup):
+    setup = glb_setup
+    conf = setup['directory'] / 'conf.d'
+    applied = setup['directory'] / 'state' / 'apps.json'
+    fleet_before = (conf / 'fleet.conf').read_text()
+    other = [dict(name='other', listen_port=setup['port'], server_name='other.test', clouds=[dict(name='cloud-a', address='127.0.0.1', port=9, weight=1)])]
+    inventory = write_inventory(setup['directory'] / 'other.yml', 'glb',
+                                dict(yaml.safe_load(setup['inventory'].read_text())['all']['children']['glb']['vars'],
+                                     glb_apps=other))
+    counts, dummy = play(setup['playbook'], inventory, '-e', 'glb_prune=false', '--check')
+    assert counts['changed'] > 0 and not (conf / 'other.conf').exists()
+    counts, dummy = play(setup['playbook'], inventory, '-e', 'glb_prune=false')
+    assert counts['changed'] > 0
+    assert (conf / 'fleet.conf').read_text() == fleet_before and (conf / 'other.conf').exists()
+    assert sorted(a['name'] for a in json.loads(applied.read_text())['apps']) == ['fleet', 'other']
+    counts, dummy = play(setup['playbook'], inventory, '-e', 'glb_prune=false')
+    assert counts['changed'] == 0
+    # The default prunes: the inventory's apps only.
+    counts, dummy = play(setup['playbook'], setup['inventory'])
+    assert not (conf / 'other.conf').exists() and (conf / 'fleet.conf').exists()
+    assert [a['name'] for a in json.loads(applied.read_text())['apps']] == ['fleet']
