@@ -63,4 +63,4 @@ test-images:
 	pytest -q tests/images
 
 test-local:
-	pytest -q tests/local
+	tools/test-local.sh

@@ -14,7 +14,8 @@
 #
 # Stages: unit, sanity, lint, collection-a and collection-b (the collection's integration targets in two
 # halves; "collection" runs both in turn), lab (the lab end to end: build, up, main job twice, tests on
-# the nodes), molecule (every role scenario under molecule/, side by side, each on a lab node: run it
+# the nodes), local (the application images and the load balancers on this machine's engine, from the
+# lab's images), molecule (every role scenario under molecule/, side by side, each on a lab node: run it
 # after lab).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -30,7 +31,7 @@ trap 'rm -rf "$SCRATCH"' EXIT
 if [ -n "${STAGES:-}" ]; then
     TRACKS="$(echo "$STAGES" | tr -s ' ' ',')"
 fi
-TRACKS="${TRACKS:-unit,sanity,lint,collection-a collection-b lab,molecule}"
+TRACKS="${TRACKS:-unit,sanity,lint,collection-a collection-b,local lab,molecule}"
 
 # The integration targets of the first half; the second half is every other target.
 COLLECTION_A_TARGETS="container container_info docker_host_info"
@@ -94,6 +95,7 @@ run_stage() {
         collection-b) collection_half b ;;
         collection)   pytest -q -p no:cacheprovider tests/collection && collection_half a && collection_half b ;;
         lab)          tools/test-lab.sh ;;
+        local)        tools/test-local.sh ;;
         molecule)     molecule_scenarios ;;
         *)            echo "unknown stage $1"; false ;;
     esac
