@@ -13,10 +13,20 @@ The tests run in this order and leave the lab as `make lab` leaves it, at versio
 - release of the broken version 3: the play fails naming a host and the health check, 0 failed requests, every
   load balancer and every node still serve 2;
 - a second release while the lock is held fails naming the holder; release_unlock.yml frees it;
-- rollback 2 -> 1 under load: 0 failed requests, the switch time is printed and at most 3 s, every answer is 1.
+- a cloud drained at the global load balancer (playbooks/glb_drain.yml) under load: every answer comes from the other
+  cloud's load balancer, 0 failed requests; undrained, both answer again;
+- rollback 2 -> 1 under load (warm: a load-balancer switch only): 0 failed requests, the switch time is printed and at
+  most 3 s, every answer is 1;
+- release 1 -> 2 again, cloud by cloud, with a failure injected after the first cloud has switched (the new container
+  of a node of the second cloud is stopped): the play fails naming that node, both clouds end on 1, 0 failed requests;
+- a cold rollback to 2 (its containers removed on every node) under load: started from version 2's bundle, with
+  version 2's environment (TZ, set for that release only), not today's; 0 failed requests;
+- rollback to 1 (warm) leaves the lab as make lab left it; release_finish.yml with keep=2 then removes nothing, and
+  keep=1 is refused.
 """
 
 import http.client
+import json
 import re
 import threading
 import time
@@ -24,12 +34,18 @@ import urllib.parse
 
 import pytest
 
-from conftest import HOSTVARS, INV, run_module, run_playbook
+from conftest import HOSTVARS, INV, node_host, run_module, run_playbook
 
 GLB_URL = HOSTVARS['bj2-node1'].get('glb_url', 'http://10.231.0.12:8088')
 LBS = INV.get('lb', {}).get('hosts', [])
 NODES = sorted(h for h, v in HOSTVARS.items() if 'lab_cloud' in v)
 LOCK_HOST = 'bj2-node1'
+CLOUDS = sorted({HOSTVARS[n]['cloud_name'] for n in NODES})
+# Version 2 is released with an environment of its own (the inventory gives every version TZ=UTC): a cold
+# rollback to 2 must bring it back, not today's.
+ENV_2 = '{"release_env": {"TZ": "Asia/Shanghai"}}'
+# Post-switch checks of 5 s (10 by default) keep the runs short; the failure injected below needs 8.
+VERIFY = 'release_verify_seconds=5'
 
 
 class Load:
@@ -46,6 +62,7 @@ class Load:
         self.threads = threads
         self.interval = threads / float(rate)
         self.records = []
+        self.lbs = {}
         self.resent = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -55,6 +72,8 @@ class Load:
         conn.request('GET', self.path)
         response = conn.getresponse()
         response.read()
+        with self._lock:
+            self.lbs[response.getheader('X-LB')] = self.lbs.get(response.getheader('X-LB'), 0) + 1
         return response.status, response.getheader('X-App-Version')
 
     def _run(self, keepalive):
@@ -156,7 +175,7 @@ def ledger():
 
 def release(*args):
     started = time.monotonic()
-    res = run_playbook('playbooks/release.yml', '-e', 'app=fleet', *args)
+    res = run_playbook('playbooks/release.yml', '-e', 'app=fleet', '-e', VERIFY, *args)
     return res, time.monotonic() - started
 
 
@@ -177,7 +196,7 @@ def test_rerun_of_the_current_release_changes_nothing():
 
 def test_check_mode_prints_the_plan_and_changes_nothing():
     before = ledger()['generation']
-    res, _ = release('-e', 'version=2', '--check')
+    res, _ = release('-e', 'version=2', '-e', ENV_2, '--check')
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr
     text = ' '.join(res.stdout.split())  # the callback folds long messages
     for node in NODES:
@@ -188,9 +207,15 @@ def test_check_mode_prints_the_plan_and_changes_nothing():
     assert all(a[1] == '1' for a in answers(5))
 
 
+def container_env(node, name):
+    """The environment of container ``name`` on lab node ``node``, as a dict."""
+    out = node_host(node).check_output("docker inspect --format '{{json .Config.Env}}' %s" % name)
+    return dict(item.split('=', 1) for item in json.loads(out))
+
+
 def test_release_1_to_2_under_load():
     with Load(GLB_URL) as load:
-        res, wall = release('-e', 'version=2')
+        res, wall = release('-e', 'version=2', '-e', ENV_2)
         time.sleep(2)
     print('release 1 -> 2: %.1f s, both versions answered for %.2f s at the GLB; %s'
           % (wall, mixed_window(load.records, '1', '2'), load.summary()))
@@ -207,6 +232,9 @@ def test_release_1_to_2_under_load():
     assert all(steps == {'staged': 'ok', 'health': 'ok', 'switched': 'ok', 'verified': 'ok'}
                for steps in entry['hosts'].values()), entry['hosts']
     assert 'fleet (production): current 2, previous 1' in res.stdout
+    for node in NODES:
+        assert container_env(node, 'fleet-2')['TZ'] == 'Asia/Shanghai'
+        assert container_env(node, 'fleet-1')['TZ'] == 'UTC'
 
 
 def test_release_of_the_broken_version_stops_at_the_health_gate():
@@ -236,7 +264,7 @@ def test_a_second_release_fails_naming_the_holder():
                             'app=fleet owner=%s action=release version=9 note=trip-export ttl=600' % holder)
     assert rc == 0, result
     try:
-        res, _ = release('-e', 'version=2')
+        res, _ = release('-e', 'version=2', '-e', ENV_2)
         assert res.returncode != 0
         assert holder in res.stdout and 'trip-export' in res.stdout, res.stdout[-3000:]
     finally:
@@ -247,22 +275,135 @@ def test_a_second_release_fails_naming_the_holder():
     assert info['lock'] is None
 
 
-def test_rollback_2_to_1_under_load():
+def rollback_under_load(old, new, *args):
+    """Run rollback.yml under load; check 0 failed requests and every answer ``new``; return (result, switch seconds)."""
     with Load(GLB_URL) as load:
         started = time.monotonic()
-        res = run_playbook('playbooks/rollback.yml', '-e', 'app=fleet')
+        res = run_playbook('playbooks/rollback.yml', '-e', 'app=fleet', '-e', VERIFY, *args)
         wall = time.monotonic() - started
         time.sleep(2)
-    switch = re.search(r'the\s+last\s+load\s+balancer\s+served\s+1\s+([0-9.]+)\s+s\s+after', res.stdout)
-    seen = mixed_window(load.records, '2', '1')
-    print('rollback 2 -> 1: %.1f s, switch %s s (printed), both versions answered for %.2f s at the GLB; %s'
-          % (wall, switch and switch.group(1), seen, load.summary()))
+    switch = re.search(r'the\s+last\s+load\s+balancer\s+served\s+%s\s+([0-9.]+)\s+s\s+after' % re.escape(new), res.stdout)
+    task = re.search(r'the\s+switch\s+task\s+took\s+([0-9.]+)\s+s', res.stdout)
+    seen = mixed_window(load.records, old, new)
+    print('rollback %s -> %s: %.1f s, switch %s s (printed; the switch task %s s), both versions answered for %.2f s at the '
+          'GLB; %s' % (old, new, wall, switch and switch.group(1), task and task.group(1), seen, load.summary()))
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr
     assert switch, res.stdout[-3000:]
-    assert float(switch.group(1)) <= 3.0
-    assert seen <= 3.0
     assert load.failures() == [], load.failures()[:5]
+    assert all(a[0] == 200 and a[1] == new for a in answers()), answers(3)
+    book = ledger()
+    assert book['current'] == new and book['previous'] == old
+    assert book['history'][-1]['action'] == 'rollback' and book['history'][-1]['result'] == 'ok'
+    return res, float(switch.group(1)), seen
+
+
+def test_cloud_drain_at_the_glb_under_load():
+    drained, other = CLOUDS[0], CLOUDS[1]
+    other_lbs = {lb for lb in LBS if HOSTVARS[lb]['cloud_name'] == other}
+    try:
+        with Load(GLB_URL) as load:
+            res = run_playbook('playbooks/glb_drain.yml', '-e', 'app=fleet', '-e', 'cloud=%s' % drained)
+            assert res.returncode == 0, res.stdout[-3000:] + res.stderr
+            time.sleep(3)
+        after = Load(GLB_URL)
+        with after:
+            time.sleep(4)
+        print('drain of %s: %s; afterwards %s, by load balancer %s' % (drained, load.summary(), after.summary(), after.lbs))
+        assert load.failures() == [] and after.failures() == [], (load.failures() + after.failures())[:5]
+        assert len(after.records) > 50 and set(after.lbs) == other_lbs, after.lbs
+    finally:
+        with Load(GLB_URL) as back:
+            res = run_playbook('playbooks/glb_drain.yml', '-e', 'app=fleet', '-e', 'cloud=%s' % drained, '-e', 'drain=false')
+            time.sleep(3)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr
+    assert back.failures() == [], back.failures()[:5]
+    served_by = {get_lb() for _ in range(30)}
+    assert served_by == set(LBS), served_by
+
+
+def get_lb():
+    parts = urllib.parse.urlsplit(GLB_URL)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=10)
+    try:
+        conn.request('GET', '/version')
+        response = conn.getresponse()
+        response.read()
+        return response.getheader('X-LB')
+    finally:
+        conn.close()
+
+
+def test_rollback_2_to_1_under_load():
+    _res, switch, seen = rollback_under_load('2', '1')
+    assert switch <= 3.0
+    assert seen <= 3.0
+
+
+def test_failure_after_the_first_cloud_switched_puts_both_clouds_back():
+    first, second = CLOUDS[1], CLOUDS[0]  # the order of release_cloud_order, not the alphabetical one
+    victim = sorted(n for n in NODES if HOSTVARS[n]['cloud_name'] == second)[-1]
+    stopped = {}
+
+    def inject(load):
+        """Once an answer of 2 comes through the GLB (the first cloud switched), stop the victim's fleet-2."""
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and not load._stop.is_set():  # pylint: disable=protected-access
+            if any(r[2] == '2' for r in list(load.records)):
+                stopped['at'] = time.monotonic()
+                stopped['out'] = node_host(victim).run('docker stop -t 1 fleet-2')
+                return
+            time.sleep(0.1)
+
+    with Load(GLB_URL) as load:
+        injector = threading.Thread(target=inject, args=(load, ), daemon=True)
+        injector.start()
+        res, wall = release('-e', 'version=2', '-e', ENV_2, '-e', '{"release_cloud_order": ["%s", "%s"]}' % (first, second),
+                            '-e', 'release_verify_seconds=8')
+        ended = time.monotonic()
+        injector.join(30)
+        time.sleep(2)
+    print('release 1 -> 2 cloud by cloud (%s, then %s), fleet-2 stopped on %s: %.1f s; %s'
+          % (first, second, victim, wall, load.summary()))
+    assert 'at' in stopped and stopped['out'].rc == 0, stopped
+    assert res.returncode != 0, res.stdout[-3000:]
+    message = re.search(r'release of fleet 2 failed on (\S+): (.*)', res.stdout)
+    assert message, res.stdout[-4000:]
+    assert message.group(1).rstrip(':') == victim, message.group(0)
+    assert load.failures() == [], load.failures()[:5]
+    assert [r[2] for r in load.records if r[0] > ended] and all(r[2] == '1' for r in load.records if r[0] > ended)
     assert all(a[0] == 200 and a[1] == '1' for a in answers()), answers(3)
+    for lb in LBS:
+        assert get_version('http://%s/version' % HOSTVARS[lb]['ansible_host'])[1] == '1'
     book = ledger()
     assert book['current'] == '1' and book['previous'] == '2'
-    assert book['history'][-1]['action'] == 'rollback' and book['history'][-1]['result'] == 'ok'
+    entry = book['history'][-1]
+    assert entry['version'] == '2' and entry['result'] == 'failed' and entry['failed_host'] == victim
+
+
+def test_cold_rollback_starts_the_version_from_its_bundle():
+    for node in NODES:
+        node_host(node).check_output('docker rm -f fleet-2')
+    _res, switch, _seen = rollback_under_load('1', '2')
+    print('cold rollback to 2: the switch took %.2f s after the containers were started' % switch)
+    for node in NODES:
+        env = container_env(node, 'fleet-2')
+        assert env['TZ'] == 'Asia/Shanghai', (node, env.get('TZ'))
+
+
+def test_rollback_to_1_leaves_the_lab_as_make_lab_left_it():
+    _res, switch, seen = rollback_under_load('2', '1')
+    assert switch <= 3.0
+    assert seen <= 3.0
+
+
+def test_release_finish_keeps_the_current_and_previous_version():
+    """With two retained versions (1 current, 2 previous) and keep=2, release_finish.yml removes nothing."""
+    res = run_playbook('playbooks/release_finish.yml', '-e', 'app=fleet', '-e', 'keep=2')
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr
+    assert 'Nothing to remove: fleet retains' in ' '.join(res.stdout.split())
+    counts = recap(res.stdout)
+    assert counts and all(c['changed'] == 0 and c['failed'] == 0 for c in counts.values()), counts
+    book = ledger()
+    assert book['current'] == '1' and sorted(book['retained']) == ['1', '2']
+    refused = run_playbook('playbooks/release_finish.yml', '-e', 'app=fleet', '-e', 'keep=1')
+    assert refused.returncode != 0 and 'at least 2' in refused.stdout
