@@ -42,4 +42,4 @@ python -c 'import sys; a, b, c, d = map(float, sys.argv[1:]); print(f"lab up: {b
 
 # The application images and the load balancers on this machine's own engine are the stage "local"
 # (tools/test-local.sh), which runs beside this one.
-pytest -q -p no:cacheprovider tests/lab
+pytest -q -p no:cacheprovider --durations=25 tests/lab
