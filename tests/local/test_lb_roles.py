@@ -48,7 +48,8 @@ def lb_setup(workdir, network, backends, tag):
     directory = workdir / 'role-lb'
     directory.mkdir()
     port = free_port()
-    variables = dict(lb_container_name=tag + '-rlb', lb_config_dir=str(directory / 'conf.d'), lb_bind_address='127.0.0.1',
+    variables = dict(lb_container_name=tag + '-rlb', lb_config_dir=str(directory / 'conf.d'), lb_state_dir=str(directory / 'state'),
+                     lb_bind_address='127.0.0.1',
                      lb_networks=[{'name': network}], lb_wait_timeout=120)
 
     def apps(target, version, extra=False):
@@ -104,7 +105,7 @@ def test_lb_role_runs_twice_switches_and_removes(lb_setup, engine, tag):
         counts, output = play(setup['playbook'], second)
         done = time.monotonic()
         time.sleep(1.0)
-    assert counts['changed'] == 1, output  # fleet.conf and extra.conf in one task
+    assert counts['changed'] == 2, output  # fleet.conf and extra.conf in one task, and apps.json
     assert load.failures() == []
     assert set(load.bodies_started_after(done)) == {'b'}
     assert sorted(p.name for p in conf.glob('*.conf')) == ['_status.conf', 'extra.conf', 'fleet.conf']
@@ -112,7 +113,7 @@ def test_lb_role_runs_twice_switches_and_removes(lb_setup, engine, tag):
 
     # The extra app is removed by a run that no longer lists it.
     counts, dummy = play(setup['playbook'], setup['inventory']('third.yml', setup['apps']('b', '2')))
-    assert counts['changed'] == 1
+    assert counts['changed'] == 2  # extra.conf removed, apps.json
     assert sorted(p.name for p in conf.glob('*.conf')) == ['_status.conf', 'fleet.conf']
     assert (conf / 'extra.conf.previous').exists()
 
@@ -191,7 +192,7 @@ def test_glb_weights_drain_and_failover(glb_setup, engine, tag):
         backend_a.start()
 
 
-def test_lb_render_and_prune_false(lb_setup):
+def test_lb_render_and_prune_false(lb_setup, backends):
     """render writes nothing and gives the file the role writes; lb_prune false leaves the other apps' files."""
     setup = lb_setup
     conf = setup['directory'] / 'conf.d'
@@ -210,12 +211,20 @@ def test_lb_render_and_prune_false(lb_setup):
     assert rendered['files'][0]['content'].rstrip('\n') == (conf / 'fleet.conf').read_text().rstrip('\n')
     assert sorted(p.name for p in conf.iterdir()) == before
 
-    # Only the extra app, without pruning: fleet.conf stays.
-    extra = [a for a in setup['apps']('b', '2', extra=True) if a['name'] == 'extra']
-    counts, dummy = play(setup['playbook'], setup['inventory']('extra-only.yml', extra), '-e', 'lb_prune=false')
-    assert counts['changed'] == 1
-    assert {'fleet.conf', 'extra.conf'} <= {p.name for p in conf.glob('*.conf')}
+    # Only another app on a port of its own, without pruning: fleet.conf stays, and the container (recreated to
+    # publish the new port) still publishes fleet's.
+    other_port = free_port()
+    other = [dict(name='other', listen_port=other_port, servers=[{'address': backends['a'], 'port': 8080}])]
+    counts, dummy = play(setup['playbook'], setup['inventory']('other-only.yml', other), '-e', 'lb_prune=false')
+    assert counts['changed'] > 0
+    assert {'fleet.conf', 'other.conf'} <= {p.name for p in conf.glob('*.conf')}
+    wait_for(lambda: get(other_port)[0] == 200, what='the other app to answer')
+    assert get(other_port)[1] == 'a'
     assert get(setup['port'])[2].get('X-Release-Version') == '2'
+    applied = json.loads((setup['directory'] / 'state' / 'apps.json').read_text())
+    assert sorted(app['name'] for app in applied['apps']) == ['fleet', 'other']
+    counts, dummy = play(setup['playbook'], setup['inventory']('other-only.yml', other), '-e', 'lb_prune=false')
+    assert counts['changed'] == 0, counts
 
 
 def test_glb_prune_false_changes_only_the_apps_given(glb_setup):
