@@ -22,7 +22,20 @@ def _inventory():
 
 INV = _inventory()
 HOSTVARS = INV["_meta"]["hostvars"]
-NODES = sorted(h for h, v in HOSTVARS.items() if "lab_cloud" in v)
+
+
+def group_hosts(name):
+    """Every host of inventory group ``name``, its child groups included."""
+    group = INV.get(name, {})
+    hosts = set(group.get("hosts", []))
+    for child in group.get("children", []):
+        hosts |= group_hosts(child)
+    return hosts
+
+
+# The nodes of the lab's clouds (the spare nodes of group lab_spare, for the roles' molecule scenarios, are not
+# among them).
+NODES = sorted(group_hosts("docker_hosts"))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -34,11 +34,10 @@ import urllib.parse
 
 import pytest
 
-from conftest import HOSTVARS, INV, node_host, run_module, run_playbook
+from conftest import HOSTVARS, INV, NODES, node_host, run_module, run_playbook
 
 GLB_URL = HOSTVARS['bj2-node1'].get('glb_url', 'http://10.231.0.12:8088')
 LBS = INV.get('lb', {}).get('hosts', [])
-NODES = sorted(h for h, v in HOSTVARS.items() if 'lab_cloud' in v)
 LOCK_HOST = 'bj2-node1'
 CLOUDS = sorted({HOSTVARS[n]['cloud_name'] for n in NODES})
 # Version 2 is released with an environment of its own (the inventory gives every version TZ=UTC): a cold

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 NAME = "hnatest-mysql"
-ADDRESS = "10.231.0.21"
+ADDRESS = "10.231.0.32"
 PORT = 3307
 CONFIG_DIR = "/etc/hna-cloudos/mysql/" + NAME
 PASSWORD_FILE = CONFIG_DIR + "/secrets/root-password"
@@ -102,7 +102,7 @@ def test_root_answers_on_the_address_with_the_password_file(host):
 
 
 def test_replication_settings(host):
-    expected_id = int(hashlib.sha1(b"hz-node1").hexdigest()[:8], 16) % 4294967294 + 1
+    expected_id = int(hashlib.sha1(b"mol-node2").hexdigest()[:8], 16) % 4294967294 + 1
     (values,) = rows(host, "SELECT @@server_id, @@log_bin, @@binlog_format, @@gtid_strict_mode, @@log_slave_updates,"
                            " @@gtid_domain_id, @@report_host, @@report_port, @@relay_log, @@read_only,"
                            " @@binlog_expire_logs_seconds, @@max_connections, @@innodb_buffer_pool_size,"
