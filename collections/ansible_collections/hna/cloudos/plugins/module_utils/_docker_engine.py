@@ -465,18 +465,20 @@ class ContainerEngine(object):
 
     # -- the documented API ------------------------------------------------------------------------
 
-    def image(self, ref, pull='missing'):
+    def image(self, ref, pull='missing', inspect=None):
         """Return the inspected image ``ref``, pulling it as ``pull`` says (never in check mode).
 
         Returns ``None`` in check mode when the image would have to be pulled first. A pull uses the
         registry credentials of the Docker client configuration (as ``hna.cloudos.image`` does).
+        ``inspect`` (``inspect(ref)``, answering or raising as ``api.inspect_image`` does) replaces the first
+        inspection, the one made before any pull: for a caller that inspected the image ahead.
         """
         if pull not in PULLS:
             raise SpecError('pull: %r is not one of %s.' % (pull, ', '.join(PULLS)))
         image = None
         if pull != 'always':
             try:
-                image = self._call('inspect the image %s' % ref, self.api.inspect_image, ref)
+                image = self._call('inspect the image %s' % ref, inspect or self.api.inspect_image, ref)
             except NotFound:
                 image = None
             if image is not None or pull == 'never':

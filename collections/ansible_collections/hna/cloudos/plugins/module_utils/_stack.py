@@ -16,6 +16,7 @@ run; :func:`stack_argument_spec` its options. The release and app-store modules 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -140,6 +141,16 @@ def _file_bytes(item):
     return item['content'] if isinstance(item['content'], bytes) else str(item['content']).encode('utf-8')
 
 
+def _find(name, engine):
+    """``engine.find(name)``, for :meth:`StackDeployer._inspect_ahead`."""
+    return engine.find(name)
+
+
+def _inspect_raw(method, name, engine):
+    """``engine.api.<method>(name)``, its errors as the SDK raises them, for :meth:`StackDeployer._inspect_ahead`."""
+    return getattr(engine.api, method)(name)
+
+
 # --- the deployment -----------------------------------------------------------------------------------
 
 
@@ -215,6 +226,56 @@ class StackDeployer(object):
         with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
             futures = [pool.submit(self._guarded, function, item, True) for item in items]
             return [future.result() for future in futures]
+
+    def _inspect_ahead(self, requests):
+        """Make read-only requests ahead, at most ``parallel`` at a time: ``requests`` is ``[(key, function)]``.
+
+        Each ``function(engine)`` runs in a worker thread with that thread's engine (and its own ``APIClient``).
+        Return ``{key: (result, exception)}``, to be used by :meth:`_answer` where the request would be made
+        one by one: an error is raised there, in the same order and with the same message as without this.
+        Return ``{}`` (nothing made ahead) when ``parallel`` is 1 or there is at most one request.
+        """
+        workers = self.params['parallel']
+        if workers <= 1 or len(requests) <= 1:
+            return {}
+
+        def make(request):
+            key, function = request
+            try:
+                return key, function(self._thread_engine()), None
+            except Exception as exc:  # pylint: disable=broad-except
+                return key, None, exc  # raised again by _answer, where the request would have been made
+
+        with ThreadPoolExecutor(max_workers=min(workers, len(requests))) as pool:
+            return dict((key, (result, error)) for key, result, error in pool.map(make, requests))
+
+    @staticmethod
+    def _answer(inspected, key, request, *args):
+        """The answer of a request made ahead by :meth:`_inspect_ahead` (its error raised here), else of ``request(*args)``."""
+        if key not in inspected:
+            return request(*args)
+        result, error = inspected.pop(key)
+        if error is not None:
+            raise error
+        return result
+
+    def _inspections(self, stack):
+        """The requests :meth:`prepare` makes one by one, to make ahead (see :meth:`_inspect_ahead`).
+
+        Only inspections, which change nothing: the images (unless ``pull`` is ``always``; a missing
+        image is still pulled one by one, in order), the containers, the networks and the volumes.
+        """
+        requests = []
+        if self.params['pull'] != 'always':
+            for ref in sorted(set(service['image'] for service in stack['services'].values() if service['specs'])):
+                requests.append((('image', ref), functools.partial(_inspect_raw, 'inspect_image', ref)))
+        for name in sorted(stack['services']):
+            for spec in stack['services'][name]['specs']:
+                requests.append((('container', spec['name']), functools.partial(_find, spec['name'])))
+        for kind, method in (('networks', 'inspect_network'), ('volumes', 'inspect_volume')):
+            for key, wanted in sorted(stack[kind].items()):
+                requests.append(((kind, wanted['name']), functools.partial(_inspect_raw, method, wanted['name'])))
+        return requests
 
     def _guarded(self, function, item, thread):
         try:
@@ -343,10 +404,14 @@ class StackDeployer(object):
 
         self._check_dependencies(stack)
 
+        # The inspections below, made ahead in parallel; each answer (or error) is used where it is needed.
+        inspected = self._inspect_ahead(self._inspections(stack))
+
         # Images, once each (pulled here, before anything else changes).
         images = {}
         for ref in sorted(set(service['image'] for service in stack['services'].values() if service['specs'])):
-            images[ref] = self.engine.image(ref, self.params['pull'])
+            images[ref] = self.engine.image(ref, self.params['pull'], inspect=functools.partial(
+                self._answer, inspected, ('image', ref), api.inspect_image))
         self._check_health_conditions(stack, images)
 
         # CPU limits the engine would refuse.
@@ -371,7 +436,7 @@ class StackDeployer(object):
             plans[name] = []
             for spec in service['specs']:
                 desired_names.add(spec['name'])
-                container = self.engine.find(spec['name'])
+                container = self._answer(inspected, ('container', spec['name']), self.engine.find, spec['name'])
                 if container is not None:
                     labels = (container.get('Config') or {}).get('Labels') or {}
                     if labels.get(LABEL_STACK) != namespace:
@@ -395,8 +460,8 @@ class StackDeployer(object):
 
         specs = [spec for service in stack['services'].values() for spec in service['specs']]
         self.engine.check_ports(specs, replacing=sorted(existing))
-        networks = self._plan_networks(stack)
-        volumes = self._plan_volumes(stack)
+        networks = self._plan_networks(stack, inspected)
+        volumes = self._plan_volumes(stack, inspected)
 
         # Quotas, for the whole change at once.
         kept_or_replaced = [name for name in existing if name in desired_names or self.params['prune']]
@@ -462,11 +527,12 @@ class StackDeployer(object):
             raise StackError('The Docker engine at %s could not inspect the network of namespace %s: %s' % (
                 self.client.docker_host, self.namespace, error_text(exc)))
 
-    def _plan_networks(self, stack):
+    def _plan_networks(self, stack, inspected=None):
         result = {}
         api = self.client.api
         for key, network in sorted(stack['networks'].items()):
-            entry, actual = self._plan_object('network', key, network, api.inspect_network)
+            entry, actual = self._plan_object('network', key, network, functools.partial(
+                self._answer, inspected or {}, ('networks', network['name']), api.inspect_network))
             if actual is not None:
                 labels = actual.get('Labels') or {}
                 if labels.get(LABEL_STACK) != self.namespace:
@@ -530,11 +596,12 @@ class StackDeployer(object):
         return self._request('list the networks of the stack %s' % self.namespace, self.client.api.networks,
                              filters={'label': '%s=%s' % (LABEL_STACK, self.namespace)}) or []
 
-    def _plan_volumes(self, stack):
+    def _plan_volumes(self, stack, inspected=None):
         result = {}
         api = self.client.api
         for key, volume in sorted(stack['volumes'].items()):
-            entry, actual = self._plan_object('volume', key, volume, api.inspect_volume)
+            entry, actual = self._plan_object('volume', key, volume, functools.partial(
+                self._answer, inspected or {}, ('volumes', volume['name']), api.inspect_volume))
             if actual is not None:
                 owner = (actual.get('Labels') or {}).get(LABEL_NAMESPACE)
                 if owner not in (None, self.namespace):
