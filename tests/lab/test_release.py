@@ -35,6 +35,7 @@ import urllib.parse
 import pytest
 
 from conftest import HOSTVARS, INV, NODES, node_host, run_module, run_playbook
+from loadclient import Load
 
 GLB_URL = HOSTVARS['bj2-node1'].get('glb_url', 'http://10.231.0.12:8088')
 LBS = INV.get('lb', {}).get('hosts', [])
@@ -45,89 +46,6 @@ CLOUDS = sorted({HOSTVARS[n]['cloud_name'] for n in NODES})
 ENV_2 = '{"release_env": {"TZ": "Asia/Shanghai"}}'
 # Post-switch checks of 5 s (10 by default) keep the runs short; the failure injected below needs 8.
 VERIFY = 'release_verify_seconds=5'
-
-
-class Load:
-    """GET ``path`` on the GLB from ``threads`` threads, ``rate`` requests/s in all, until stopped.
-
-    One thread keeps its connection alive; the others open one per request. ``records`` holds
-    ``(start, status, version, error)`` per request.
-    """
-
-    def __init__(self, url, path='/version', threads=5, rate=50):
-        parts = urllib.parse.urlsplit(url)
-        self.host, self.port = parts.hostname, parts.port or 80
-        self.path = path
-        self.threads = threads
-        self.interval = threads / float(rate)
-        self.records = []
-        self.lbs = {}
-        self.resent = 0
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._workers = []
-
-    def _get(self, conn):
-        conn.request('GET', self.path)
-        response = conn.getresponse()
-        response.read()
-        with self._lock:
-            self.lbs[response.getheader('X-LB')] = self.lbs.get(response.getheader('X-LB'), 0) + 1
-        return response.status, response.getheader('X-App-Version')
-
-    def _run(self, keepalive):
-        conn = None
-        while not self._stop.is_set():
-            started = time.monotonic()
-            status = version = error = None
-            try:
-                reused = conn is not None
-                if conn is None:
-                    conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
-                try:
-                    status, version = self._get(conn)
-                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                    if not reused:
-                        raise
-                    conn.close()
-                    conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
-                    with self._lock:
-                        self.resent += 1
-                    status, version = self._get(conn)
-            except Exception as exc:  # pylint: disable=broad-except
-                error = repr(exc)
-            if not keepalive or error:
-                if conn is not None:
-                    conn.close()
-                conn = None
-            with self._lock:
-                self.records.append((started, status, version, error))
-            time.sleep(max(0.0, self.interval - (time.monotonic() - started)))
-        if conn is not None:
-            conn.close()
-
-    def __enter__(self):
-        for index in range(self.threads):
-            worker = threading.Thread(target=self._run, args=(index == 0, ), daemon=True)
-            worker.start()
-            self._workers.append(worker)
-        return self
-
-    def __exit__(self, *exc_info):
-        self._stop.set()
-        for worker in self._workers:
-            worker.join(15)
-        return False
-
-    def failures(self):
-        return [r for r in self.records if r[3] is not None or not 200 <= (r[1] or 0) < 300]
-
-    def summary(self):
-        versions = {}
-        for record in self.records:
-            versions[record[2]] = versions.get(record[2], 0) + 1
-        return 'requests %d, failed %d, resent after a reload %d, by version %s' % (
-            len(self.records), len(self.failures()), self.resent, versions)
 
 
 def mixed_window(records, old, new):
