@@ -37,8 +37,9 @@ DISTRIBUTIONS = {
     'ansible_test': 'ansible-core',
     'testinfra': 'pytest-testinfra',
 }
-#: Imports that are not third-party packages (besides the standard library).
-NOT_PACKAGES = {'__future__', 'ansible_collections', 'conftest'}
+#: Imports that are not third-party packages (besides the standard library): the project's own modules that the
+#: benchmarks import from the lab tests' folder (conftest, loadclient).
+NOT_PACKAGES = {'__future__', 'ansible_collections'} | {path.stem for path in (REPO_ROOT / 'tests' / 'lab').glob('*.py')}
 
 
 def _requirement_names(lines):
