@@ -84,6 +84,10 @@ def test_check_mode_rerun_predicts_no_change():
     recap = [l for l in res.stdout.splitlines() if re.search(r"\bok=\d+\s+changed=", l)]
     assert len(recap) == len(NODES)
     assert all(re.search(r"\bchanged=0\b", l) for l in recap), "\n".join(recap)
+    # Every package is installed: apt (and its package lists) is not even asked.
+    install = res.stdout.split("TASK [docker_host : Install the engine packages of the distribution]", 1)[1]
+    install = install.split("TASK [", 1)[0]
+    assert sorted(re.findall(r"^skipping: \[([^\]]+)\]", install, re.M)) == NODES, install
 
 
 def _engine_state(host):
