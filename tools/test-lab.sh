@@ -16,7 +16,9 @@ t1=$(now)
 # stage with a message instead of holding the whole test run until its own limit.
 main_job() {  # main_job LOG LIMIT_SECONDS
     local rc=0
-    timeout --kill-after=30 "$2" ansible-playbook playbooks/lab.yml | tee "$1" || rc=$?
+    # The slowest tasks and roles are listed at the end of each run (profile_tasks, profile_roles).
+    ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks,ansible.posix.profile_roles PROFILE_TASKS_TASK_OUTPUT_LIMIT=25 \
+        timeout --kill-after=30 "$2" ansible-playbook playbooks/lab.yml | tee "$1" || rc=$?
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
         echo "the main job did not finish within $2 s (its last task is at the end of $1)" >&2
     fi
@@ -42,4 +44,27 @@ python -c 'import sys; a, b, c, d = map(float, sys.argv[1:]); print(f"lab up: {b
 
 # The application images and the load balancers on this machine's own engine are the stage "local"
 # (tools/test-local.sh), which runs beside this one.
-pytest -q -p no:cacheprovider --durations=25 tests/lab
+#
+# The tests on the nodes run as two groups side by side: the databases (replication, switchover and failover,
+# backups: the lab's primary and replica and a scratch server) and everything else (the engines, the registry,
+# the testlog namespace, the releases of fleet). No test of one group touches what the other changes.
+databases="tests/lab/test_mysql.py tests/lab/test_backup.py"
+others=""
+for file in tests/lab/test_*.py; do
+    case " $databases " in *" $file "*) ;; *) others="$others $file" ;; esac
+done
+groups=("$databases" "${others# }")
+pids=()
+for i in "${!groups[@]}"; do
+    # shellcheck disable=SC2086 # one word per test file
+    ( start=$(date +%s)
+      pytest -q -p no:cacheprovider --durations=15 ${groups[$i]} > "$log/tests-$i.log" 2>&1
+      rc=$?
+      echo "== tests on the nodes, group $((i + 1)) (${groups[$i]}): exit $rc in $(( $(date +%s) - start ))s" >> "$log/tests-$i.log"
+      exit "$rc" ) &
+    pids+=($!)
+done
+rc=0
+for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+for i in "${!groups[@]}"; do cat "$log/tests-$i.log"; done
+exit "$rc"
