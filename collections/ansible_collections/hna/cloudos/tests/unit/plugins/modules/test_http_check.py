@@ -70,9 +70,47 @@ def test_all_answers_right_for_the_whole_window(run, server):
     result = run(checks=[{'url': server.url, 'name': 'node1', 'headers': {'X-App-Version': '2'}}], duration=0.5, interval=0.1)
     assert not result.get('failed') and result['changed'] is False
     assert result['failures'] == []
-    assert 4 <= result['rounds'] <= 5 and result['requests'] == result['rounds'] == server.hits
+    # Rounds start every 0.1 s (at most 5 in 0.5 s); on a loaded machine a slow answer delays the next round, so
+    # there may be fewer, but the last one always starts at the end of the window (the exact schedule is tested
+    # with a fake clock below).
+    assert 2 <= result['rounds'] <= 5 and result['requests'] == result['rounds'] == server.hits
     assert result['checks'] == [{'name': 'node1', 'url': server.url, 'ok': result['rounds'], 'failed': 0}]
-    assert 0.35 <= result['seconds'] < 2  # rounds start at 0, 0.1 ... 0.4 s
+    assert 0.35 <= result['seconds'] < 5
+
+
+class FakeClock(object):
+    """A clock that ``sleep`` moves forward, and each answer by ``answer_seconds``."""
+
+    def __init__(self, answer_seconds):
+        self.now = 1024.0
+        self.answer_seconds = answer_seconds
+        self.round_starts = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+# Times that binary floating point holds exactly (a window of 0.5 s, a round every 0.125 s).
+@pytest.mark.parametrize('answer_seconds, starts', [
+    (0.015625, [0.0, 0.125, 0.25, 0.375]),   # quick answers: a round every interval
+    (0.25, [0.0, 0.25, 0.5]),                # slow answers delay the next round; the last starts at the window's end
+])
+def test_the_schedule_of_the_rounds(monkeypatch, answer_seconds, starts):
+    fake = FakeClock(answer_seconds)
+
+    def check_once(check, timeout, validate_certs, use_proxy, status_codes):
+        fake.round_starts.append(fake.now - 1024.0)
+        fake.now += fake.answer_seconds
+        return 200, {}, None
+
+    monkeypatch.setattr(http_check, 'check_once', check_once)
+    result = http_check.run_checks([{'url': 'http://127.0.0.1:9/health'}], 0.5, 0.125, 1, [200], True,
+                                   clock=fake.clock, sleep=fake.sleep)
+    assert fake.round_starts == starts
+    assert result['rounds'] == result['requests'] == len(starts) and result['failures'] == []
 
 
 def test_a_wrong_header_is_named_and_ends_the_checks(run, server):
@@ -100,7 +138,8 @@ def test_an_error_status_and_a_refused_connection_fail(run, server, closed_port)
 def test_without_stop_on_failure_every_round_runs(run, server):
     server.status = 500
     result = run(checks=[{'url': server.url}], duration=0.3, interval=0.1, stop_on_failure=False)
-    assert result['failed'] and result['rounds'] >= 3 and len(result['failures']) == result['rounds']
+    # At least two rounds whatever the machine's load (the last starts at the window's end), every one failed.
+    assert result['failed'] and result['rounds'] >= 2 and len(result['failures']) == result['rounds']
 
 
 def test_given_status_codes(run, server):
