@@ -11,7 +11,7 @@ median of the runs, each a separate ansible-playbook process timed from start to
 Target: re-push <= 1.5x the one-task floor.
 
   .venv/bin/python bench/image_repush.py              # prints the figures and the verdict
-  .venv/bin/python bench/image_repush.py --record     # also appends the result row to docs/benchmarks.md
+  .venv/bin/python bench/image_repush.py --record     # also inserts the result row into its table in docs/benchmarks.md
 
 Needs the Docker engine at unix:///var/run/docker.sock, the local test images (the setup_test_images
 integration target builds them), openssl, htpasswd and curl. Creates the registry container
@@ -31,6 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from benchrecord import insert_rows
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(os.path.abspath(sys.executable))
@@ -76,7 +78,7 @@ def changed_count(output):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--repeat', type=int, default=5, help='runs per figure (the median is kept)')
-    parser.add_argument('--record', action='store_true', help='append the result row to docs/benchmarks.md')
+    parser.add_argument('--record', action='store_true', help="insert the result row into its table in docs/benchmarks.md")
     args = parser.parse_args()
 
     if run(['docker', 'image', 'inspect', SOURCE_IMAGE], check=False).returncode != 0:
@@ -143,9 +145,8 @@ def main():
                   '127.0.0.1) vs one-task playbook (ping) (median of %d; first push %.2f s) | %.2f s | %.2f s | %.3f | ' \
                   '<= %.2f | %s |\n' % (datetime.date.today().isoformat(), args.repeat, first, base, measured, ratio, TARGET,
                                         'met' if met else 'not met')
-            with open(os.path.join(REPO, 'docs', 'benchmarks.md'), 'a') as handle:
-                handle.write(row)
-            print('appended 1 row to docs/benchmarks.md')
+            line = insert_rows([row], ['`hna.cloudos.image` re-push'])
+            print('inserted 1 row into docs/benchmarks.md at line %d' % line)
         return 0 if met else 1
     finally:
         if target:

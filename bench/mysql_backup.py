@@ -39,6 +39,8 @@ import time
 
 import pymysql
 
+from benchrecord import insert_rows
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE_IMAGE = 'cloudos/mariadb:10.11'
 PORT = 33961
@@ -267,7 +269,7 @@ def main():
     parser.add_argument('--table-size', type=int, default=1_000_000)
     parser.add_argument('--min-gib', type=float, default=1.0)
     parser.add_argument('--repeat', type=int, default=1)
-    parser.add_argument('--record', action='store_true', help='append the result rows to docs/benchmarks.md')
+    parser.add_argument('--record', action='store_true', help="insert the result rows into their table in docs/benchmarks.md")
     parser.add_argument('--keep', action='store_true', help='keep the server and its data volume')
     parser.add_argument('--prefix', default='hnabench-backup', help='name prefix of the container, volume and image')
     parser.add_argument('--prepare-only', action='store_true', help='build, start and fill the server, then stop (implies --keep)')
@@ -334,9 +336,8 @@ def main():
                 '%.3f | %s | %s |\n' % (today, 'mysql_restore' if name == 'restore' else 'mysql_backup', name, size / 2**30,
                                         options.tables, options.table_size, baseline, kind, options.repeat, task,
                                         os.getloadavg()[0], raw, mod, ratio, target, 'met' if met else 'MISSED'))
-        with open(os.path.join(REPO, 'docs', 'benchmarks.md'), 'a') as handle:
-            handle.writelines(lines)
-        say('appended %d rows to docs/benchmarks.md' % len(lines))
+        line = insert_rows(lines, ['`hna.cloudos.mysql_backup`', '`hna.cloudos.mysql_restore`'])
+        say('inserted %d rows into docs/benchmarks.md at line %d' % (len(lines), line))
     return 0 if all(r[5] for r in results) else 1
 
 

@@ -59,6 +59,7 @@ import urllib.request
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'lab'))
 from loadclient import Load  # noqa: E402  pylint: disable=wrong-import-position
+from benchrecord import insert_rows  # noqa: E402  pylint: disable=wrong-import-position
 
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 os.environ['PATH'] = BIN + os.pathsep + os.environ.get('PATH', '')
@@ -276,22 +277,9 @@ def median(values):
 
 def record(rows):
     """Insert the rows at the end of the table of the release section of docs/benchmarks.md."""
-    path = os.path.join(REPO, 'docs', 'benchmarks.md')
-    with open(path) as handle:
-        lines = handle.readlines()
-    heading = next((i for i, line in enumerate(lines) if line.startswith('## Releases')), None)
-    if heading is None:
-        lines += ['\n## Releases (`bench/release_vs_rolling.py`)\n', '\n',
-                  '| date | benchmark | baseline | measured | ratio | target | result |\n',
-                  '|---|---|---|---|---|---|---|\n']
-        heading = len(lines) - 4
-    end = heading + 1
-    while end < len(lines) and not lines[end].startswith('## '):
-        end += 1
-    last = max(i for i in range(heading, end) if lines[i].startswith('|'))
-    lines[last + 1:last + 1] = rows
-    with open(path, 'w') as handle:
-        handle.writelines(lines)
+    return insert_rows(rows, ['`playbooks/release.yml`'], heading=[
+        '## Releases (`bench/release_vs_rolling.py`)\n', '\n',
+        '| date | benchmark | baseline | measured | ratio | target | result |\n', '|---|---|---|---|---|---|---|\n'])
 
 
 def main():

@@ -17,7 +17,7 @@ Targets (ratios against community.docker measured in the same run):
   rerun <= 0.10x (image change <= 0.5x, and the floor ratio is reported but has no target there).
 
   .venv/bin/python bench/stack_vs_community.py              # prints the table and the verdicts
-  .venv/bin/python bench/stack_vs_community.py --record     # also appends the result rows to docs/benchmarks.md
+  .venv/bin/python bench/stack_vs_community.py --record     # also inserts the result rows into their table in docs/benchmarks.md
   .venv/bin/python bench/stack_vs_community.py --profile    # also profiles one no-op run of the stack module
   .venv/bin/python bench/stack_vs_community.py --services 30 --record
 
@@ -38,6 +38,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from benchrecord import insert_rows
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(os.path.abspath(sys.executable))
@@ -296,7 +298,7 @@ print(stream.getvalue())
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--repeat', type=int, default=3)
-    parser.add_argument('--record', action='store_true', help='append the result rows to docs/benchmarks.md')
+    parser.add_argument('--record', action='store_true', help="insert the result rows into their table in docs/benchmarks.md")
     parser.add_argument('--profile', action='store_true', help='profile one no-op run of the stack module')
     parser.add_argument('--services', type=int, default=5, help='number of services (5 or 30 have targets)')
     options = parser.parse_args()
@@ -343,9 +345,8 @@ def main():
                             median['shell.change'], os.getloadavg()[0], item['baseline'], item['measured'], item['ratio'],
                             'none' if item['target'] is None else '<= %.2f' % item['target'],
                             '-' if item['target'] is None else ('met' if item['met'] else 'MISSED')))
-        with open(os.path.join(REPO, 'docs', 'benchmarks.md'), 'a') as handle:
-            handle.writelines(rows)
-        print('\nappended %d rows to docs/benchmarks.md' % len(rows))
+        line = insert_rows(rows, ['`hna.cloudos.stack`'])
+        print('\ninserted %d rows into docs/benchmarks.md at line %d' % (len(rows), line))
     return 0 if all(item['met'] for item in results) else 1
 
 

@@ -38,8 +38,9 @@ DISTRIBUTIONS = {
     'testinfra': 'pytest-testinfra',
 }
 #: Imports that are not third-party packages (besides the standard library): the project's own modules that the
-#: benchmarks import from the lab tests' folder (conftest, loadclient).
-NOT_PACKAGES = {'__future__', 'ansible_collections'} | {path.stem for path in (REPO_ROOT / 'tests' / 'lab').glob('*.py')}
+#: benchmarks import from the lab tests' folder (conftest, loadclient) and from their own (benchrecord).
+NOT_PACKAGES = {'__future__', 'ansible_collections'} | {path.stem for path in (REPO_ROOT / 'tests' / 'lab').glob('*.py')} \
+    | {path.stem for path in (REPO_ROOT / 'bench').glob('*.py')}
 
 
 def _requirement_names(lines):
