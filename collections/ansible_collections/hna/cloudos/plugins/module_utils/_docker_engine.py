@@ -99,6 +99,8 @@ WAITS = ('none', 'running', 'healthy')
 PULLS = ('missing', 'always', 'never')
 
 POLL_INTERVAL = 0.25
+#: Seconds before the second attempt at removing a failed new container (twice that before the third).
+FORGET_RETRY_DELAY = 0.5
 
 
 class ContainerEngineError(Exception):
@@ -849,12 +851,36 @@ class ContainerEngine(object):
             self._call_found(what, self.api.connect_container_to_network, cid, network['name'],
                              ipv4_address=network['ipv4_address'], aliases=list(network['aliases']) + [name])
 
-    def _forget(self, cid):
-        """Remove a container this engine has just created, ignoring any error (clean-up after a failure)."""
-        try:
-            self.api.remove_container(cid, force=True, v=True)
-        except (APIError, RequestException, DockerException):
-            pass
+    def _forget(self, cid, attempts=3):
+        """Remove a container this engine has just created (clean-up after a failure); return whether it is gone.
+
+        A failed removal is tried again (an engine under load may answer late or refuse once): a replacement that
+        stopped the old container first must not start it again while the new one may still run on the same data.
+        """
+        for attempt in range(attempts):
+            try:
+                self.api.remove_container(cid, force=True, v=True)
+                return True
+            except NotFound:
+                return True
+            except (APIError, RequestException, DockerException):
+                pass
+            try:
+                self.api.inspect_container(cid)
+            except NotFound:
+                return True
+            except (APIError, RequestException, DockerException):
+                pass
+            if attempt + 1 < attempts:
+                time.sleep(FORGET_RETRY_DELAY * (attempt + 1))
+        return False
+
+    def _left_running(self, message, name, temp_name, exc_facts=None):
+        """The failure of a replacement whose new container could not be removed: the old one stays stopped."""
+        return ContainerEngineError(
+            '%s The container %s was not replaced. The new container %s could not be removed, so the old one was left '
+            'stopped (two containers must not run on its data): remove %s (docker rm -f %s), then run the task again.'
+            % (_sentence(message), name, temp_name, temp_name, temp_name), facts=exc_facts)
 
     @staticmethod
     def _stop_timeout(container, stop_timeout=None):
@@ -1012,7 +1038,8 @@ class ContainerEngine(object):
                 self._wait(new_id, 'healthy', timeout, name, replacement=True)
                 self._join_aliases(new_id, spec, name)
             except ContainerEngineError as exc:
-                self._forget(new_id)
+                if not self._forget(new_id) and stopped_old:
+                    raise self._left_running(exc.msg, name, temp_name, exc.facts)
                 raise ContainerEngineError('%s The container %s was not replaced.%s' % (
                     _sentence(exc.msg), name, self._restore_note(old_id, old_running, stopped_old, stopped_at, plan)), facts=exc.facts)
 
@@ -1022,7 +1049,8 @@ class ContainerEngine(object):
             self._call_found('rename the old container %s' % name, self.api.rename, old_id, '%s-old-%s' % (name, old_id[:12]))
             self._call_found('rename the new container for %s' % name, self.api.rename, new_id, name)
         except ContainerEngineError as exc:
-            self._forget(new_id)
+            if not self._forget(new_id) and old_running:
+                raise self._left_running(exc.msg, name, temp_name)
             try:
                 self.api.rename(old_id, name)
             except (APIError, RequestException, DockerException):

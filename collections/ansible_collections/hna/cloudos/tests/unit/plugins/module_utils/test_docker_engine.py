@@ -599,6 +599,7 @@ class FakeAPI(object):
         self.old = old
         self.health = health
         self.created = {}
+        self.remove_errors = 0  # removals of a new container that fail before one succeeds
 
     def inspect_container(self, cid):
         self.calls.append(('inspect', cid))
@@ -634,6 +635,9 @@ class FakeAPI(object):
 
     def remove_container(self, cid, v=False, force=False):
         self.calls.append(('remove', cid[:3]))
+        if cid in self.created and self.remove_errors:
+            self.remove_errors -= 1
+            raise docker.errors.APIError('500 Server Error', explanation='removal of container %s is already in progress' % cid)
 
     def logs(self, cid, **kwargs):
         return b'fatal: no config\n'
@@ -694,6 +698,37 @@ def test_failed_replacement_with_fixed_host_ports_restarts_the_old_one(monkeypat
     calls = steps(api)
     assert calls.index(('stop', 'c0f')) < [c[0] for c in calls].index('create')
     assert calls[-1] == ('start', 'c0f')
+
+
+def _stop_first_failure(monkeypatch, remove_errors):
+    """A replacement that stops the old container first (a fixed host port) and whose new one exits."""
+    monkeypatch.setattr(de, 'POLL_INTERVAL', 0)
+    monkeypatch.setattr(de, 'FORGET_RETRY_DELAY', 0)
+    old_spec = make_spec(ports=['127.0.0.1:8080:8080'], env={'A': '1'})
+    api = FakeAPI(container_for(old_spec), health='exit')
+    api.remove_errors = remove_errors
+    engine = de.ContainerEngine(FakeClient(), api=api)
+    plan = engine.plan(make_spec(ports=['127.0.0.1:8080:8080']), 'started', image=IMAGE)
+    with pytest.raises(de.ContainerEngineError) as caught:
+        engine.apply(plan, timeout=5, quota=False)
+    return api, caught.value.msg
+
+
+def test_a_failed_removal_of_the_new_container_is_tried_again_before_the_old_one_starts(monkeypatch):
+    api, message = _stop_first_failure(monkeypatch, remove_errors=1)
+    calls = steps(api)
+    assert [call for call in calls if call[0] == 'remove'] == [('remove', 'new'), ('remove', 'new')]
+    assert calls[-1] == ('start', 'c0f') and calls.index(('remove', 'new')) < calls.index(('start', 'c0f'))
+    assert 'has been started again' in message
+
+
+def test_the_old_container_stays_stopped_while_the_new_one_cannot_be_removed(monkeypatch):
+    api, message = _stop_first_failure(monkeypatch, remove_errors=10)
+    calls = steps(api)
+    assert ('start', 'c0f') not in calls
+    assert [call for call in calls if call[0] == 'remove'] == [('remove', 'new')] * 3
+    assert 'could not be removed, so the old one was left stopped' in message and 'docker rm -f web-new-' in message
+    assert '\n' not in message
 
 
 def test_check_mode_changes_nothing():
