@@ -40,6 +40,10 @@ EXIT_SIGNAL_FAILED = 5
 EXIT_RELOAD_TIMEOUT = 6
 
 PREVIOUS_SUFFIX = '.previous'
+# How far ahead of the host's clock switch_at may be: further is a wrong value or clocks that disagree.
+MAX_SWITCH_AHEAD = 120
+# Seconds after switch_at that still count as in time.
+LATE_TOLERANCE = 0.01
 
 # Run with: sh -c SWITCH_SCRIPT switch <action> <timeout>, action being test, reload or wait (reload and wait
 # for the new workers), timeout the hundredths of a second to wait for them (measured on /proc/uptime).
@@ -299,9 +303,27 @@ class NginxContainer(object):
         return [_NGINX_LOG_PREFIX_RE.sub(r'\1 ', line.strip()) for line in data.splitlines() if _NGINX_ERROR_RE.search(line)]
 
 
+def wait_until(instant, clock=None, sleep=None):
+    """Sleep until ``instant`` (epoch seconds); return by how many seconds it had already passed when called
+    (0.0 when it had not, or by less than :data:`LATE_TOLERANCE`). A wake-up of the sleep a little after the instant,
+    on a busy host, is not counted: the caller was there in time."""
+    clock = clock or time.time
+    sleep = sleep or time.sleep
+    left = instant - clock()
+    if left <= 0:
+        return round(-left, 3) if -left >= LATE_TOLERANCE else 0.0
+    while left > 0:
+        sleep(min(left, 1.0))
+        left = instant - clock()
+    return 0.0
+
+
 def switch(nginx, path, content, mode, state='present', check_mode=False, wait_reload=True, reload_timeout=10.0,
-           keep_previous=True):
+           keep_previous=True, switch_at=None):
     """Put ``content`` (text) at ``path`` (or remove it with ``state='absent'``) and make nginx serve it.
+
+    With ``switch_at`` (epoch seconds), everything that can be checked is checked first, then the
+    write, test and reload wait for that instant (at once when it has passed; ``late`` says by how much).
 
     Return the results of the module. Raise :class:`NginxConfigError` when the switch fails; the file
     then holds its old content again (and the results so far are in the exception's ``results``).
@@ -331,6 +353,9 @@ def switch(nginx, path, content, mode, state='present', check_mode=False, wait_r
         results['seconds'] = round(time.monotonic() - started, 3)
         return results
 
+    if switch_at is not None:
+        results['late'] = wait_until(switch_at)
+    results['switched_at'] = round(time.time(), 3)
     if keep_previous and before is not None:
         atomic_write(path + PREVIOUS_SUFFIX, before, mode)
     if after is None:
@@ -392,6 +417,11 @@ def run_module(client):
         client.fail('content is required with state=present: give the configuration text.')
     if params['reload_timeout'] <= 0:
         client.fail('reload_timeout must be a positive number of seconds, not %s.' % params['reload_timeout'])
+    switch_at = params['switch_at']
+    if switch_at is not None and switch_at - started_at > MAX_SWITCH_AHEAD:
+        client.fail('switch_at %s is %.0f s ahead of this host\'s clock (at most %s s): give an instant computed just before '
+                    'the task, in seconds since the epoch, and check that the clocks of the control node and this host agree.'
+                    % (switch_at, switch_at - started_at, MAX_SWITCH_AHEAD))
 
     nginx = NginxContainer(client.api, params['container'], client.docker_host)
     lock = EngineLock(client.docker_host, 'nginx', params['container'], module='nginx_config',
@@ -400,7 +430,7 @@ def run_module(client):
         with lock:
             results = switch(nginx, path, params['content'], mode, state=params['state'], check_mode=module.check_mode,
                              wait_reload=params['wait_reload'], reload_timeout=params['reload_timeout'],
-                             keep_previous=params['keep_previous'])
+                             keep_previous=params['keep_previous'], switch_at=switch_at)
     except LockError as exc:
         client.fail(str(exc))
     except NginxConfigError as exc:
@@ -430,4 +460,5 @@ def argument_spec():
         wait_reload=dict(type='bool', default=True),
         reload_timeout=dict(type='float', default=10.0),
         lock_timeout=dict(type='int', default=60),
+        switch_at=dict(type='float'),
     )

@@ -79,6 +79,16 @@ options:
       - Seconds to wait for another run of this module against the same container to finish.
     type: int
     default: 60
+  switch_at:
+    description:
+      - An instant, in seconds since the epoch on the host's clock, at which to write the file, test it and reload nginx.
+      - The module first checks all it can (the container runs, O(path) is mounted into it, the content differs), then
+        waits for that instant. Give several load balancers the same instant (computed once, just before the task) and
+        they switch together, however far apart Ansible starts their modules; the hosts' clocks must agree (NTP).
+      - When the instant has already passed as the module gets there, it switches at once, and RV(late) says by how many
+        seconds it missed it.
+      - At most 120 s ahead of the host's clock. Not used in check mode, nor when the file already holds O(content).
+    type: float
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - hna.cloudos.docker
@@ -117,6 +127,18 @@ EXAMPLES = r"""
 - name: Show how long the switch took
   ansible.builtin.debug:
     msg: "{{ switched.seconds }} s, reloaded: {{ switched.reloaded }}"
+
+- name: Agree on one instant, 5 s from now (run once, the fact is set on every host of the play)
+  ansible.builtin.set_fact:
+    switch_instant: "{{ lookup('ansible.builtin.pipe', 'date +%s.%N') | float + 5 }}"
+  run_once: true
+
+- name: Switch every load balancer at that instant, however far apart their modules start
+  hna.cloudos.nginx_config:
+    container: lb
+    path: /etc/hna-cloudos/lb/conf.d/fleet.conf
+    content: "{{ lookup('ansible.builtin.template', 'lb_app.conf.j2') }}"
+    switch_at: "{{ switch_instant }}"
 
 - name: Remove the configuration of an app that is gone
   hna.cloudos.nginx_config:
@@ -170,11 +192,25 @@ seconds:
 started_at:
   description:
     - When the module started, in seconds since the epoch on the host's clock.
-    - With RV(finished_at), the window in which several load balancers switched (the first start to the last end) when
-      their clocks agree.
   returned: when the module got as far as the switch (success, or a switch that failed)
   type: float
   sample: 1764615600.125
+switched_at:
+  description:
+    - When the module began to write the file (after waiting for O(switch_at)), in seconds since the epoch on the host's
+      clock.
+    - With RV(finished_at), the window in which several load balancers switched (the first RV(switched_at) to the last
+      RV(finished_at)) when their clocks agree.
+  returned: when the file was written (a change, not in check mode)
+  type: float
+  sample: 1764615600.131
+late:
+  description:
+    - By how many seconds the module missed O(switch_at) (it was still starting or checking at that instant); V(0.0) when
+      it was in time. Start the switch further ahead when this is not 0.
+  returned: when O(switch_at) was given and the file was written
+  type: float
+  sample: 0.0
 finished_at:
   description: When the new workers served (or the module failed), in seconds since the epoch on the host's clock.
   returned: when the module got as far as the switch (success, or a switch that failed)

@@ -161,6 +161,74 @@ def test_path_outside_the_mounts_is_refused(tmp_path):
     assert not (tmp_path / 'app.conf').exists()
 
 
+class FakeClock(object):
+    """time.time and time.sleep of a clock that only moves when slept on."""
+
+    def __init__(self, now):
+        self.now = now
+        self.slept = []
+
+    def time(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_wait_until_sleeps_to_the_instant_in_steps_of_at_most_a_second():
+    clock = FakeClock(100.0)
+    assert nc.wait_until(102.5, clock.time, clock.sleep) == 0.0
+    assert clock.slept == [1.0, 1.0, 0.5] and clock.now == 102.5
+
+
+def test_wait_until_counts_a_late_wake_up_as_in_time():
+    clock = FakeClock(100.0)
+
+    def oversleep(seconds):
+        clock.sleep(seconds + 0.2)  # a busy host wakes the sleeper up late
+
+    assert nc.wait_until(100.5, clock.time, oversleep) == 0.0 and clock.now == 100.7
+
+
+def test_wait_until_reports_how_late_it_came():
+    clock = FakeClock(100.0)
+    assert nc.wait_until(98.75, clock.time, clock.sleep) == 1.25
+    assert nc.wait_until(99.995, clock.time, clock.sleep) == 0.0  # less than 10 ms is in time
+    assert nc.wait_until(99.99, clock.time, clock.sleep) == 0.01
+    assert clock.slept == []
+
+
+def test_switch_waits_for_switch_at_after_its_checks(tmp_path, monkeypatch):
+    (tmp_path / 'app.conf').write_text('old\n')
+    clock = FakeClock(1000.0)
+    monkeypatch.setattr(nc.time, 'time', clock.time)
+    monkeypatch.setattr(nc.time, 'sleep', clock.sleep)
+
+    class Recorder(FakeNginx):
+        def inspect(self):
+            self.times.append('inspect at %s' % clock.now)
+            return super(Recorder, self).inspect()
+
+        def run(self, action, timeout=0.0):
+            self.times.append('%s at %s' % (action, clock.now))
+            return super(Recorder, self).run(action, timeout)
+
+    nginx = Recorder(tmp_path, [OK, OK])
+    nginx.times = []
+    result = nc.switch(nginx, str(tmp_path / 'app.conf'), 'new\n', 0o644, switch_at=1002.0)
+    assert nginx.times == ['inspect at 1000.0', 'wait at 1002.0']
+    assert result['late'] == 0.0 and result['switched_at'] == 1002.0
+    # An instant that has passed: at once, and how late it was is returned.
+    result = nc.switch(nginx, str(tmp_path / 'app.conf'), 'newer\n', 0o644, switch_at=1001.5)
+    assert result['late'] == 0.5 and nginx.times[-1] == 'wait at 1002.0'
+    # Nothing to change, or check mode: no wait at all.
+    slept = list(clock.slept)
+    assert not nc.switch(nginx, str(tmp_path / 'app.conf'), 'newer\n', 0o644, switch_at=2000.0)['changed']
+    assert nc.switch(nginx, str(tmp_path / 'app.conf'), 'x\n', 0o644, check_mode=True, switch_at=2000.0)['changed']
+    assert clock.slept == slept and 'late' not in nc.switch(nginx, str(tmp_path / 'app.conf'), 'newer\n', 0o644)
+
+
 def test_switch_script_reports_a_failing_test(tmp_path):
     # A stand-in nginx whose "nginx -t" fails: the script prints its output and exits 3.
     fake = tmp_path / 'nginx'
