@@ -31,7 +31,7 @@ trap 'rm -rf "$SCRATCH"' EXIT
 if [ -n "${STAGES:-}" ]; then
     TRACKS="$(echo "$STAGES" | tr -s ' ' ',')"
 fi
-TRACKS="${TRACKS:-unit,sanity,lint,collection-a,molecule collection-b,local lab}"
+TRACKS="${TRACKS:-unit,sanity,lint,collection-a,local collection-b,molecule lab}"
 
 # The integration targets of the first half; the second half is every other target.
 COLLECTION_A_TARGETS="container container_info docker_host_info"
