@@ -15,7 +15,8 @@ An entry (one YAML file per app and version) is a Compose fragment plus typed pa
   image ``${image}``, which :func:`render` replaces with ``<registry>/<repository>@<digest>``: an app always
   runs the digest the catalog pins, never what the tag points to today.
 * ``params``: name -> ``type`` (``str``, ``int``, ``bool``, ``port``, ``memory``), ``default``, ``required``,
-  ``choices``, ``min``/``max`` (int), ``pattern`` (str), ``secret`` and ``description``.
+  ``choices``, ``min``/``max`` (int), ``pattern`` (str), ``secret``, ``description`` and ``example`` (a value for
+  the docs and the tests; a required parameter that is not secret should have one).
 * ``compose``: the Compose document (``services``, ``volumes``...) with ``${param}`` placeholders, interpolated
   with the checked values. A secret parameter is used only as ``secrets.<name>.environment``: its value
   becomes a file under /run/secrets, so it is in no environment variable, label, command line or diff.
@@ -41,7 +42,7 @@ ENTRY_FORMAT = 1
 ENTRY_KEYS = frozenset(('format', 'name', 'version', 'description', 'image', 'params', 'compose', 'upgrades_from',
                         'docs', 'reach'))
 IMAGE_KEYS = frozenset(('repository', 'tag', 'digest'))
-PARAM_KEYS = frozenset(('type', 'default', 'required', 'choices', 'min', 'max', 'pattern', 'secret', 'description'))
+PARAM_KEYS = frozenset(('type', 'default', 'required', 'choices', 'min', 'max', 'pattern', 'secret', 'description', 'example'))
 PARAM_TYPES = ('str', 'int', 'bool', 'port', 'memory')
 NAME_RE = re.compile(r'^[a-z][a-z0-9-]{0,62}$')
 VERSION_RE = re.compile(r'^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$')
@@ -190,6 +191,10 @@ def _check_param(name, spec, label):
         out['choices'] = [_coerce(out, choice, '%s: choice' % where) for choice in spec['choices']]
     if out['secret'] and kind != 'str':
         raise CatalogError('%s: a secret parameter must be of type str' % where)
+    if spec.get('example') is not None:
+        if out['secret']:
+            raise CatalogError('%s: a secret parameter has no example' % where)
+        out['example'] = _coerce(out, spec['example'], '%s: example' % where)
     if 'default' in spec and spec['default'] is not None:
         if out['secret']:
             raise CatalogError('%s: a secret parameter has no default; make it required or leave it out' % where)

@@ -165,7 +165,9 @@ def test_every_shipped_entry_checks_and_renders(path, tmp_path):
     with open(path) as handle:
         e = catalog.check_entry(yaml.safe_load(handle), path)
     assert os.path.basename(os.path.dirname(path)) == e['name'] and os.path.basename(path) == e['version'] + '.yml'
-    given = dict((name, 'Secret-1') for name, spec in e['params'].items() if spec['required'])
+    missing = sorted(name for name, spec in e['params'].items() if spec['required'] and not spec['secret'] and 'example' not in spec)
+    assert not missing, 'required parameters without an example: %s' % missing
+    given = dict((name, 'Secret-1' if spec['secret'] else spec['example']) for name, spec in e['params'].items() if spec['required'])
     out, stack = deploy(e, catalog.check_params(e, given), 'shop', tmp_path, registry='r:5000', require_digest=False)
     assert stack['services'] and all(spec['image'] == out['image'] for s in stack['services'].values() for spec in s['specs'])
     assert 'Secret-1' not in repr(stack['services'])
