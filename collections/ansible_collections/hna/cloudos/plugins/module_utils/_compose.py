@@ -37,6 +37,7 @@ else:
     HAS_YAML = True
 
 from ansible_collections.hna.cloudos.plugins.module_utils._container_options import _q
+from ansible_collections.hna.cloudos.plugins.module_utils._namespace import owner_labels
 from ansible_collections.hna.cloudos.plugins.module_utils._container_options import (
     COMPOSE_KEYS,
     HOSTNAME_RE,
@@ -44,7 +45,6 @@ from ansible_collections.hna.cloudos.plugins.module_utils._container_options imp
     LABEL_NAMESPACE,
     LABEL_PREFIX,
     LABEL_REPLICA,
-    LABEL_STACK,
     OPTIONS_BY_NAME,
     SpecError,
     container_spec,
@@ -674,7 +674,7 @@ def _depends_on(value, service, services):
 # --- volumes and networks ----------------------------------------------------------------------------
 
 
-def _top_level_volumes(value, namespace):
+def _top_level_volumes(value, namespace, owner):
     volumes = {}
     value = _as_mapping(value, None, 'volumes', allow_none=True)
     for key, options in value.items():
@@ -700,14 +700,15 @@ def _top_level_volumes(value, namespace):
                 raise ComposeError('key %s is only supported with external: true; hna.cloudos.stack names the volume '
                                    '%s-%s itself' % (_q('volumes.%s.name' % key), namespace, key))
             name = '%s-%s' % (namespace, key)
-            labels.update({LABEL_MANAGED: 'true', LABEL_NAMESPACE: namespace, LABEL_STACK: namespace})
+            labels.update({LABEL_MANAGED: 'true', LABEL_NAMESPACE: namespace})
+            labels.update(owner)
         driver = _as_str(options['driver'], None, 'volumes.%s.driver' % key) if options.get('driver') is not None else 'local'
         driver_opts = _string_list_or_map(options['driver_opts'], None, 'volumes.%s.driver_opts' % key) if options.get('driver_opts') is not None else {}
         volumes[key] = dict(key=key, name=name, external=external, driver=driver, driver_opts=driver_opts, labels=labels)
     return volumes
 
 
-def _top_level_networks(value, namespace):
+def _top_level_networks(value, namespace, owner):
     networks = {}
     value = _as_mapping(value, None, 'networks', allow_none=True)
     for key, options in value.items():
@@ -737,7 +738,8 @@ def _top_level_networks(value, namespace):
                 raise ComposeError('key %s is only supported with external: true; hna.cloudos.stack names the network '
                                    '%s-%s itself' % (_q('networks.%s.name' % key), namespace, key))
             name = '%s-%s' % (namespace, key)
-            labels.update({LABEL_MANAGED: 'true', LABEL_STACK: namespace})
+            labels.update({LABEL_MANAGED: 'true'})
+            labels.update(owner)
             if options.get('ipam') is not None:
                 ipam = _ipam(options['ipam'], key)
         driver = _as_str(options['driver'], None, 'networks.%s.driver' % key) if options.get('driver') is not None else 'bridge'
@@ -1054,7 +1056,7 @@ def _service(name, definition, context):
     # The first replica keeps the plain name (also with several replicas), the others are numbered from 2.
     numbers = [None] if replicas in (None, 1) else list(range(1, replicas + 1))
     for number in numbers:
-        extra_labels = {LABEL_STACK: namespace}
+        extra_labels = dict(context['owner'])
         if number is not None and number > 1:
             # The first container carries no replica number, so that scaling never changes (or replaces) it.
             extra_labels[LABEL_REPLICA] = str(number)
@@ -1164,7 +1166,8 @@ def _check_host_ports(services):
                 used.setdefault(key, []).append((port['host_ip'], service['name']))
 
 
-def parse_stack(document, namespace, variables=None, base_dir=None, reader=None, interpolated=False, profiles=None, files_dir=None):
+def parse_stack(document, namespace, variables=None, base_dir=None, reader=None, interpolated=False, profiles=None, files_dir=None,
+                app=None):
     """Validate a Compose ``document`` for ``namespace`` and convert it.
 
     :param variables: interpolation variables (strings); nothing else is used.
@@ -1173,6 +1176,8 @@ def parse_stack(document, namespace, variables=None, base_dir=None, reader=None,
     :param reader: function reading a text file (``env_file``); defaults to reading the local file.
     :param profiles, files_dir: see ``_compose_document.prepare_document``, which resolves ``include``,
         ``extends``, ``profiles``, ``secrets``, ``configs`` and ``name`` first.
+    :param app: the name of an app of the app store the document deploys: its containers, networks and volumes carry
+        that app's owner labels instead of the namespace stack's (see ``_namespace.owner_labels``).
 
     Return a dict: ``namespace``, ``network``, ``services`` (name -> ``name``, ``image``, ``replicas``,
     ``depends_on`` {service: condition}, ``healthcheck``, ``specs`` [container spec]), ``levels``,
@@ -1209,14 +1214,16 @@ def parse_stack(document, namespace, variables=None, base_dir=None, reader=None,
         raise ComposeError('key %s must be a mapping of service names to their definitions, not %s' % (
             _q('services'), _type_name(services_doc)))
 
+    owner = owner_labels(namespace, app)
     context = dict(
         namespace=namespace,
+        owner=owner,
         network_name=namespace,
         variables=variables,
         base_dir=base_dir,
         reader=reader or _read_text_file,
-        volumes=_top_level_volumes(document.get('volumes'), namespace),
-        networks=_top_level_networks(document.get('networks'), namespace),
+        volumes=_top_level_volumes(document.get('volumes'), namespace, owner),
+        networks=_top_level_networks(document.get('networks'), namespace, owner),
     )
     names = []
     for name in services_doc:

@@ -92,7 +92,7 @@ from ansible_collections.hna.cloudos.plugins.module_utils._container_options imp
     string_map,
     update_body,
 )
-from ansible_collections.hna.cloudos.plugins.module_utils._namespace import LABEL_ANONYMOUS_VOLUMES
+from ansible_collections.hna.cloudos.plugins.module_utils._namespace import LABEL_ANONYMOUS_VOLUMES, LABEL_APP
 
 STATES = ('present', 'started', 'stopped', 'restarted', 'absent')
 WAITS = ('none', 'running', 'healthy')
@@ -101,6 +101,12 @@ PULLS = ('missing', 'always', 'never')
 POLL_INTERVAL = 0.25
 #: Seconds before the second attempt at removing a failed new container (twice that before the third).
 FORGET_RETRY_DELAY = 0.5
+
+
+def _deployed_by_stack_or_app(labels):
+    """Whether a container belongs to a stack or an app, whose deployer makes its networks before it."""
+    labels = labels or {}
+    return bool(labels.get(LABEL_STACK) or labels.get(LABEL_APP))
 
 
 class ContainerEngineError(Exception):
@@ -678,7 +684,7 @@ class ContainerEngine(object):
             if plan['action'] == 'none':
                 plan['action'] = 'recover'
         if state != 'absent' and spec.get('image') and any(a in ('create', 'replace', 'update') for a in plan['actions']):
-            if check_networks or (check_networks is None and not (spec.get('labels') or {}).get(LABEL_STACK)):
+            if check_networks or (check_networks is None and not _deployed_by_stack_or_app(spec.get('labels'))):
                 self.check_networks(spec, container)
         if check_ports and state != 'absent' and spec.get('ports') and (
                 any(a in ('create', 'start', 'restart') for a in plan['actions'])

@@ -51,6 +51,8 @@ LABEL_MANAGED = LABEL_PREFIX + 'managed'
 LABEL_NAMESPACE = LABEL_PREFIX + 'namespace'
 LABEL_SERVICE = LABEL_PREFIX + 'service'
 LABEL_STACK = LABEL_PREFIX + 'stack'
+#: An app of the app store: its name (with ``LABEL_NAMESPACE``, the app owns what carries both).
+LABEL_APP = LABEL_PREFIX + 'app'
 LABEL_REPLICA = LABEL_PREFIX + 'replica'
 #: Written by earlier versions on the containers they created; still found on old containers, never compared.
 LABEL_SPEC_HASH = LABEL_PREFIX + 'spec-hash'
@@ -92,6 +94,37 @@ LABEL_NS_META_GENERATION = LABEL_NS_META + '.generation'
 LABEL_ANONYMOUS_VOLUMES = LABEL_ENGINE_PREFIX + 'anonymous-volumes'
 _GENERATION_RE = re.compile(r'^[0-9]{1,18}$')
 _VOLUME_NAME_RE = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]+$')
+
+
+def owner_labels(namespace, app=None):
+    """The labels that mark what one deployment owns (containers, networks, volumes).
+
+    The stack of a namespace owns what carries ``io.hna.cloudos.stack=<namespace>``; an app of the app store owns
+    what carries ``io.hna.cloudos.app=<app>`` and ``io.hna.cloudos.namespace=<namespace>``. Each lists, compares and
+    prunes only what it owns, so a stack and its namespace's apps (or two apps) never remove each other's containers.
+    """
+    if app is None:
+        return {LABEL_STACK: namespace}
+    return {LABEL_APP: app, LABEL_NAMESPACE: namespace}
+
+
+def owner_filters(owner):
+    """Engine list filters (``label``) matching what ``owner`` (see :func:`owner_labels`) owns."""
+    return ['%s=%s' % item for item in sorted(owner.items())]
+
+
+def owned_by(labels, owner):
+    """Whether an object with ``labels`` belongs to ``owner`` (see :func:`owner_labels`)."""
+    labels = labels or {}
+    if LABEL_APP not in owner and labels.get(LABEL_APP):
+        return False
+    return all(labels.get(key) == value for key, value in owner.items())
+
+
+def owner_text(namespace, app=None):
+    """How messages name an owner: the stack of a namespace, or an app in it."""
+    return 'the stack of namespace %s' % namespace if app is None else 'the app %s of namespace %s' % (app, namespace)
+
 
 # --- subnets ----------------------------------------------------------------------------------------
 

@@ -56,9 +56,14 @@ from ansible_collections.hna.cloudos.plugins.module_utils._redact import (
     redacted_params,
 )
 from ansible_collections.hna.cloudos.plugins.module_utils._namespace import (
+    LABEL_APP,
     NamespaceError,
     check_quota,
     get_namespace,
+    owned_by,
+    owner_filters,
+    owner_labels,
+    owner_text,
     validate_name,
 )
 
@@ -155,12 +160,20 @@ def _inspect_raw(method, name, engine):
 
 
 class StackDeployer(object):
-    """Plans and applies one stack (``state=present``) or removes it (``state=absent``)."""
+    """Plans and applies one stack (``state=present``) or removes it (``state=absent``).
 
-    def __init__(self, client):
+    ``app`` deploys one app of the app store instead of the namespace's stack: the document's containers, networks and
+    volumes carry the app's owner labels, and only what the app owns is listed, compared and pruned (see
+    ``_namespace.owner_labels``).
+    """
+
+    def __init__(self, client, app=None):
         self.client = client
         self.params = client.params
         self.namespace = self.params['namespace']
+        self.app = app
+        self.owner = owner_labels(self.namespace, app)
+        self.owner_text = owner_text(self.namespace, app)
         self.check_mode = client.check_mode
         self.engine = ContainerEngine(client)
         self.results = dict(changed=False, namespace=self.namespace, services={}, plan={}, networks={}, volumes={}, files={})
@@ -187,8 +200,8 @@ class StackDeployer(object):
 
     def _stack_containers(self):
         """List entries of every container labelled for this stack (any state)."""
-        return self._request('list the containers of the stack %s' % self.namespace, self.client.api.containers,
-                             all=True, filters={'label': '%s=%s' % (LABEL_STACK, self.namespace)}) or []
+        return self._request('list the containers of %s' % self.owner_text, self.client.api.containers,
+                             all=True, filters={'label': owner_filters(self.owner)}) or []
 
     # -- worker threads -----------------------------------------------------------------------------
 
@@ -304,7 +317,7 @@ class StackDeployer(object):
                 document = load_definition(content=params['definition_content'])
                 base_dir = None
             stack = parse_stack(document, self.namespace, variables, base_dir, profiles=params['profiles'],
-                                files_dir=self.files_dir())
+                                files_dir=self.files_dir(), app=self.app)
         except ComposeError as exc:
             raise StackError('%s. Nothing was changed.' % str(exc).rstrip('.'))
         for warning in stack['warnings']:
@@ -313,8 +326,12 @@ class StackDeployer(object):
         return stack
 
     def files_dir(self):
-        """The directory of this namespace where the secrets and configs given as values are written."""
-        return os.path.join(self.params['files_dir'], self.namespace)
+        """The directory where the secrets and configs given as values are written: one per namespace for its stack,
+        ``<namespace>.apps/<app>`` beside it for an app (a namespace name has no dot, and the stack's removal of its
+        own directory leaves the apps' alone)."""
+        if self.app is None:
+            return os.path.join(self.params['files_dir'], self.namespace)
+        return os.path.join(self.params['files_dir'], self.namespace + '.apps', self.app)
 
     @staticmethod
     def _file_digest(item):
@@ -439,10 +456,10 @@ class StackDeployer(object):
                 container = self._answer(inspected, ('container', spec['name']), self.engine.find, spec['name'])
                 if container is not None:
                     labels = (container.get('Config') or {}).get('Labels') or {}
-                    if labels.get(LABEL_STACK) != namespace:
-                        raise StackError('A container named %s already exists and does not belong to the stack of namespace %s '
-                                         '(it has no %s=%s label): remove or rename it, or rename the service %s. Nothing was '
-                                         'changed.' % (spec['name'], namespace, LABEL_STACK, namespace, name))
+                    if not owned_by(labels, self.owner):
+                        raise StackError('A container named %s already exists and does not belong to %s (it has not the '
+                                         'labels %s): remove or rename it, or rename the service %s. Nothing was changed.'
+                                         % (spec['name'], self.owner_text, ', '.join(owner_filters(self.owner)), name))
                 state = 'present' if name in oneshot else 'started'
                 plan = self.engine.plan(spec, state=state, container=container, image=images.get(service['image']),
                                         check_ports=False, listing=listing)
@@ -535,10 +552,10 @@ class StackDeployer(object):
                 self._answer, inspected or {}, ('networks', network['name']), api.inspect_network))
             if actual is not None:
                 labels = actual.get('Labels') or {}
-                if labels.get(LABEL_STACK) != self.namespace:
-                    raise StackError('A network named %s already exists and does not belong to the stack of namespace %s: '
+                if not owned_by(labels, self.owner):
+                    raise StackError('A network named %s already exists and does not belong to %s: '
                                      'remove or rename it, or rename networks.%s. Nothing was changed.' % (
-                                         network['name'], self.namespace, key))
+                                         network['name'], self.owner_text, key))
                 differences = self._network_differences(network, actual)
                 if differences:
                     raise StackError('The network %s (networks.%s) exists with other settings (%s); a network cannot be changed '
@@ -593,8 +610,8 @@ class StackDeployer(object):
         return differences
 
     def _stack_networks(self):
-        return self._request('list the networks of the stack %s' % self.namespace, self.client.api.networks,
-                             filters={'label': '%s=%s' % (LABEL_STACK, self.namespace)}) or []
+        return self._request('list the networks of %s' % self.owner_text, self.client.api.networks,
+                             filters={'label': owner_filters(self.owner)}) or []
 
     def _plan_volumes(self, stack, inspected=None):
         result = {}
@@ -603,10 +620,15 @@ class StackDeployer(object):
             entry, actual = self._plan_object('volume', key, volume, functools.partial(
                 self._answer, inspected or {}, ('volumes', volume['name']), api.inspect_volume))
             if actual is not None:
-                owner = (actual.get('Labels') or {}).get(LABEL_NAMESPACE)
+                labels = actual.get('Labels') or {}
+                owner = labels.get(LABEL_NAMESPACE)
                 if owner not in (None, self.namespace):
                     raise StackError('A volume named %s already exists and belongs to namespace %s. Nothing was changed.' % (
                         volume['name'], owner))
+                if (labels.get(LABEL_STACK) or labels.get(LABEL_APP)) and not owned_by(labels, self.owner):
+                    raise StackError('A volume named %s already exists and belongs to %s, not to %s: rename volumes.%s. '
+                                     'Nothing was changed.' % (volume['name'], owner_text(
+                                         self.namespace, labels.get(LABEL_APP) or None), self.owner_text, key))
                 if owner is None:
                     self.client.module.warn('The volume %s exists without the labels of namespace %s; the stack uses it as it '
                                             'is (it is not counted in the quota of the namespace).' % (volume['name'], self.namespace))
@@ -911,8 +933,8 @@ class StackDeployer(object):
             self.results['networks'][key] = dict(name=network['Name'], action='remove', external=False)
         volumes = []
         if self.params['remove_volumes']:
-            volumes = (self._request('list the volumes of the stack %s' % self.namespace, api.volumes,
-                                     filters={'label': '%s=%s' % (LABEL_STACK, self.namespace)}) or {}).get('Volumes') or []
+            volumes = (self._request('list the volumes of %s' % self.owner_text, api.volumes,
+                                     filters={'label': owner_filters(self.owner)}) or {}).get('Volumes') or []
             for volume in volumes:
                 key = volume['Name'][len(self.namespace) + 1:] if volume['Name'].startswith(self.namespace + '-') else volume['Name']
                 self.results['volumes'][key] = dict(name=volume['Name'], action='remove', external=False)
