@@ -1056,7 +1056,7 @@ def _service(name, definition, context):
     # The first replica keeps the plain name (also with several replicas), the others are numbered from 2.
     numbers = [None] if replicas in (None, 1) else list(range(1, replicas + 1))
     for number in numbers:
-        extra_labels = dict(context['owner'])
+        extra_labels = dict(context['owner'], **context['app_labels'])
         if number is not None and number > 1:
             # The first container carries no replica number, so that scaling never changes (or replaces) it.
             extra_labels[LABEL_REPLICA] = str(number)
@@ -1167,7 +1167,7 @@ def _check_host_ports(services):
 
 
 def parse_stack(document, namespace, variables=None, base_dir=None, reader=None, interpolated=False, profiles=None, files_dir=None,
-                app=None):
+                app=None, app_labels=None):
     """Validate a Compose ``document`` for ``namespace`` and convert it.
 
     :param variables: interpolation variables (strings); nothing else is used.
@@ -1177,7 +1177,8 @@ def parse_stack(document, namespace, variables=None, base_dir=None, reader=None,
     :param profiles, files_dir: see ``_compose_document.prepare_document``, which resolves ``include``,
         ``extends``, ``profiles``, ``secrets``, ``configs`` and ``name`` first.
     :param app: the name of an app of the app store the document deploys: its containers, networks and volumes carry
-        that app's owner labels instead of the namespace stack's (see ``_namespace.owner_labels``).
+        that app's owner labels instead of the namespace stack's (see ``_namespace.owner_labels``); ``app_labels``
+        (collection labels, such as the app's version) are added to each of its containers.
 
     Return a dict: ``namespace``, ``network``, ``services`` (name -> ``name``, ``image``, ``replicas``,
     ``depends_on`` {service: condition}, ``healthcheck``, ``specs`` [container spec]), ``levels``,
@@ -1218,6 +1219,7 @@ def parse_stack(document, namespace, variables=None, base_dir=None, reader=None,
     context = dict(
         namespace=namespace,
         owner=owner,
+        app_labels=dict(app_labels or {}) if app is not None else {},
         network_name=namespace,
         variables=variables,
         base_dir=base_dir,

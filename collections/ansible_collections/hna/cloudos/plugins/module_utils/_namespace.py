@@ -53,6 +53,8 @@ LABEL_SERVICE = LABEL_PREFIX + 'service'
 LABEL_STACK = LABEL_PREFIX + 'stack'
 #: An app of the app store: its name (with ``LABEL_NAMESPACE``, the app owns what carries both).
 LABEL_APP = LABEL_PREFIX + 'app'
+#: The catalog entry an app's containers were made from: ``<catalog app>:<version>`` (``redis:7.0``).
+LABEL_APP_ENTRY = LABEL_PREFIX + 'app-entry'
 LABEL_REPLICA = LABEL_PREFIX + 'replica'
 #: Written by earlier versions on the containers they created; still found on old containers, never compared.
 LABEL_SPEC_HASH = LABEL_PREFIX + 'spec-hash'

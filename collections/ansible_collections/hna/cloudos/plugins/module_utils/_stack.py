@@ -167,11 +167,12 @@ class StackDeployer(object):
     ``_namespace.owner_labels``).
     """
 
-    def __init__(self, client, app=None):
+    def __init__(self, client, app=None, app_labels=None):
         self.client = client
         self.params = client.params
         self.namespace = self.params['namespace']
         self.app = app
+        self.app_labels = dict(app_labels or {})
         self.owner = owner_labels(self.namespace, app)
         self.owner_text = owner_text(self.namespace, app)
         self.check_mode = client.check_mode
@@ -317,7 +318,7 @@ class StackDeployer(object):
                 document = load_definition(content=params['definition_content'])
                 base_dir = None
             stack = parse_stack(document, self.namespace, variables, base_dir, profiles=params['profiles'],
-                                files_dir=self.files_dir(), app=self.app)
+                                files_dir=self.files_dir(), app=self.app, app_labels=self.app_labels)
         except ComposeError as exc:
             raise StackError('%s. Nothing was changed.' % str(exc).rstrip('.'))
         for warning in stack['warnings']:
@@ -1006,12 +1007,22 @@ def run_stack(client):
     shown = redacted_params(params, ('env', ), params['env_visible'])
     shown['definition_content'] = redact_compose_environment(shown.get('definition_content'), params['env_visible'])
     results['invocation'] = dict(module_args=shown)
+    run_deployer(client, deployer, 'hna.cloudos.stack', 'the stack %s' % params['namespace'])
 
+
+def run_deployer(client, deployer, holder, what):
+    """Deploy (or remove, ``state=absent``) what ``deployer`` owns under the namespace's lock; exit the module.
+
+    ``holder`` names the module in the lock, ``what`` the deployment in an unexpected error. The stack module and the
+    app module (one app of the app store) both end here.
+    """
+    params = client.params
+    results = deployer.results
     for option, minimum in (('wait_timeout', 0), ('lock_timeout', 0), ('parallel', 1)):
         if params[option] < minimum:
             client.fail('%s must be %d or more, not %s.' % (option, minimum, params[option]), **results)
 
-    lock = namespace_lock(client, params['namespace'], 'hna.cloudos.stack', params['lock_timeout'])
+    lock = namespace_lock(client, params['namespace'], holder, params['lock_timeout'])
     try:
         lock.acquire()
     except LockError as exc:
@@ -1033,7 +1044,7 @@ def run_stack(client):
     except (StackError, SpecError) as exc:
         failure = dict(msg=str(exc))
     except Exception as exc:  # pylint: disable=broad-except
-        failure = dict(msg='Unexpected error while deploying the stack %s: %s: %s' % (params['namespace'], type(exc).__name__, one_line(exc)),
+        failure = dict(msg='Unexpected error while deploying %s: %s: %s' % (what, type(exc).__name__, one_line(exc)),
                        exception=traceback.format_exc())
     else:
         failure = None
