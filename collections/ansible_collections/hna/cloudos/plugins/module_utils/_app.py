@@ -25,6 +25,7 @@ from ansible_collections.hna.cloudos.plugins.module_utils._catalog import (
 from ansible_collections.hna.cloudos.plugins.module_utils._compose import SERVICE_NAME_RE
 from ansible_collections.hna.cloudos.plugins.module_utils._compose_document import DEFAULT_FILES_ROOT
 from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import error_text
+from ansible_collections.hna.cloudos.plugins.module_utils._docker_image import default_config_path
 from ansible_collections.hna.cloudos.plugins.module_utils._namespace import LABEL_APP_ENTRY, owner_filters, owner_labels
 from ansible_collections.hna.cloudos.plugins.module_utils._redact import keep_output_unmasked
 from ansible_collections.hna.cloudos.plugins.module_utils._registry import RegistryClient, RegistryError, load_credentials
@@ -47,7 +48,7 @@ def app_argument_spec():
         state=dict(type='str', default='present', choices=['present', 'absent']),
         registry=dict(type='str'),
         registry_ca_path=dict(type='path'),
-        registry_config_path=dict(type='path'),
+        config_path=dict(type='path'),
         verify_digest=dict(type='bool', default=True),
         allow_unpinned=dict(type='bool', default=False),
         remove_data=dict(type='bool', default=False),
@@ -83,7 +84,7 @@ def registry_digest(registry, repository, tag, ca_path=None, config_path=None, t
     if ca_path is None:
         candidate = os.path.join(CERTS_DIR, registry, 'ca.crt')
         ca_path = candidate if os.path.isfile(candidate) else None
-    username, password = load_credentials({}, registry, config_path or os.path.expanduser('~/.docker/config.json'))
+    username, password = load_credentials({}, registry, config_path or default_config_path())
     client = RegistryClient(registry, username=username, password=password, ca_path=ca_path, timeout=timeout)
     return client.manifest(repository, tag, body=False)[0]
 
@@ -133,7 +134,7 @@ def run_app(client, digest_of=None):
                 check_upgrade(entry, installed_version)
             if params['verify_digest']:
                 check_digest(entry, params.get('registry'), digest_of or (lambda registry, repository, tag: registry_digest(
-                    registry, repository, tag, params.get('registry_ca_path'), params.get('registry_config_path'))))
+                    registry, repository, tag, params.get('registry_ca_path'), params.get('config_path'))))
             rendered = render(entry, values, params['namespace'], app=name, registry=params.get('registry'),
                               require_digest=not params['allow_unpinned'])
         except CatalogError as exc:

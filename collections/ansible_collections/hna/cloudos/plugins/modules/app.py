@@ -82,10 +82,10 @@ options:
       - The CA certificate of O(registry) for the digest check; default C(/etc/docker/certs.d/<registry>/ca.crt) when it
         exists (M(hna.cloudos.registry_login) and the docker_host role put it there).
     type: path
-  registry_config_path:
+  config_path:
     description:
-      - The Docker configuration file with the credentials M(hna.cloudos.registry_login) stored; default
-        C(~/.docker/config.json).
+      - The Docker client configuration file with the credentials M(hna.cloudos.registry_login) stored, for the pull and
+        the digest check; default C($DOCKER_CONFIG/config.json) or C(~/.docker/config.json).
     type: path
   verify_digest:
     description:
