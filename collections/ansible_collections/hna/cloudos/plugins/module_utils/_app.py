@@ -28,7 +28,12 @@ from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import 
 from ansible_collections.hna.cloudos.plugins.module_utils._docker_image import default_config_path
 from ansible_collections.hna.cloudos.plugins.module_utils._namespace import LABEL_APP_ENTRY, owner_filters, owner_labels
 from ansible_collections.hna.cloudos.plugins.module_utils._redact import keep_output_unmasked
-from ansible_collections.hna.cloudos.plugins.module_utils._registry import RegistryClient, RegistryError, load_credentials
+from ansible_collections.hna.cloudos.plugins.module_utils._registry import (
+    RegistryClient,
+    RegistryError,
+    load_credentials,
+    parse_registry_url,
+)
 from ansible_collections.hna.cloudos.plugins.module_utils._stack import StackDeployer, run_deployer
 
 #: Where the Docker engine keeps the CA certificate of a registry (``registry_login`` and ``docker_host`` put it there).
@@ -84,7 +89,7 @@ def registry_digest(registry, repository, tag, ca_path=None, config_path=None, t
     if ca_path is None:
         candidate = os.path.join(CERTS_DIR, registry, 'ca.crt')
         ca_path = candidate if os.path.isfile(candidate) else None
-    username, password = load_credentials({}, registry, config_path or default_config_path())
+    username, password = load_credentials({}, parse_registry_url(registry), config_path or default_config_path())
     client = RegistryClient(registry, username=username, password=password, ca_path=ca_path, timeout=timeout)
     return client.manifest(repository, tag, body=False)[0]
 
