@@ -134,8 +134,8 @@ def run_app(client, digest_of=None):
                 installed_app, _sep, installed_version = item.partition(':')
                 if installed_app != entry['name']:
                     raise CatalogError('app %s of namespace %s runs %s, not %s: remove it first (state: absent) or give '
-                                       'this one another name. Nothing was changed.' % (name, params['namespace'],
-                                                                                         item, entry['name']))
+                                       'this one another name. Nothing was changed.'
+                                       % (name, params['namespace'], item, entry['name']))
                 check_upgrade(entry, installed_version)
             if params['verify_digest']:
                 check_digest(entry, params.get('registry'), digest_of or (lambda registry, repository, tag: registry_digest(

@@ -86,12 +86,10 @@ def _strings(node, path=''):
         yield path, node
     elif isinstance(node, dict):
         for key, value in node.items():
-            for item in _strings(value, '%s.%s' % (path, key) if path else str(key)):
-                yield item
+            yield from _strings(value, '%s.%s' % (path, key) if path else str(key))
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            for item in _strings(value, '%s[%d]' % (path, index)):
-                yield item
+            yield from _strings(value, '%s[%d]' % (path, index))
 
 
 def entry_label(entry):

@@ -134,6 +134,8 @@ options:
         the files 0400).
     type: path
     default: /var/lib/hna-cloudos/stacks
+author:
+  - HNA CloudOS maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - hna.cloudos.docker
@@ -141,6 +143,7 @@ extends_documentation_fragment:
   - hna.cloudos.docker.actiongroup_docker
 attributes:
   action:
+    description: Indicates this has a corresponding action plugin, so some parts of the options can be executed on the controller.
     support: full
     details:
       - The action plugin reads the catalog entry on the controller.

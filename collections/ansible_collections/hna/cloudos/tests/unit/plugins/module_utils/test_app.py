@@ -143,8 +143,8 @@ def test_a_bad_app_name_is_refused(handed):
 
 
 def _installed(entry):
-    return [dict(Id='c' * 64, Names=['/shop-sessions'], Labels={LABEL_APP: 'sessions', LABEL_NAMESPACE: 'shop',
-                                                                 LABEL_APP_ENTRY: entry})]
+    labels = {LABEL_APP: 'sessions', LABEL_NAMESPACE: 'shop', LABEL_APP_ENTRY: entry}
+    return [dict(Id='c' * 64, Names=['/shop-sessions'], Labels=labels)]
 
 
 def test_an_app_of_that_name_from_another_catalog_app_is_refused(handed):

@@ -106,8 +106,8 @@ def test_render_pins_the_digest_and_keeps_secrets_out_of_the_containers(tmp_path
 
 def test_two_apps_of_one_entry_in_a_namespace_do_not_share_names(tmp_path):
     e = entry()
-    _, one = deploy(e, catalog.check_params(e, dict(password=SECRET, port=1)), 'shop', tmp_path, app='sessions')
-    _, two = deploy(e, catalog.check_params(e, dict(password=SECRET, port=2)), 'shop', tmp_path, app='carts')
+    one = deploy(e, catalog.check_params(e, dict(password=SECRET, port=1)), 'shop', tmp_path, app='sessions')[1]
+    two = deploy(e, catalog.check_params(e, dict(password=SECRET, port=2)), 'shop', tmp_path, app='carts')[1]
     assert list(one['services']) == ['sessions'] and list(two['services']) == ['carts']
     assert set(v['name'] for v in one['volumes'].values()).isdisjoint(v['name'] for v in two['volumes'].values())
 
