@@ -29,6 +29,7 @@ Every problem is one :class:`CatalogError` line naming the entry, the parameter 
 from __future__ import annotations
 
 import copy
+import os
 import re
 
 from ansible_collections.hna.cloudos.plugins.module_utils._compose import (
@@ -341,3 +342,76 @@ def check_upgrade(entry, installed_version):
         raise CatalogError('%s: cannot replace version %s in place (upgrades_from: %s); deploy it beside the old one '
                            'and move the data yourself' % (entry_label(entry), _q(installed_version),
                                                            ', '.join(entry['upgrades_from']) or 'none'))
+
+
+def describe_entry(entry):
+    """What ``hna.cloudos.app_catalog_info`` returns for one checked entry (a secret has no default nor example)."""
+    params = {}
+    for name, spec in sorted(entry['params'].items()):
+        described = dict((key, spec.get(key)) for key in ('type', 'required', 'secret', 'description'))
+        described.update((key, spec[key]) for key in ('default', 'choices', 'min', 'max', 'example')
+                         if spec.get(key) is not None)
+        if spec.get('pattern') is not None:
+            described['pattern'] = spec['pattern'].pattern  # the text, not the compiled expression
+        params[name] = described
+    image = entry['image']
+    return dict(
+        version=entry['version'],
+        description=entry.get('description') or '',
+        image=dict(repository=image['repository'], tag=image['tag'], digest=image['digest'] or None),
+        pinned=bool(image['digest']),
+        params=params,
+        required=sorted(name for name, spec in entry['params'].items() if spec.get('required')),
+        secrets=sorted(name for name, spec in entry['params'].items() if spec['secret']),
+        services=sorted(entry['compose']['services']),
+        upgrades_from=list(entry['upgrades_from']),
+        reach=dict(entry['reach']),
+    )
+
+
+def _version_key(version):
+    """Sort key of a version string: its numeric parts as numbers (``7.10`` after ``7.9``)."""
+    return [(0, int(part), '') if part.isdigit() else (1, 0, part) for part in re.split(r'[._-]', version)]
+
+
+def list_catalog(directory, load, name=None, version=None):
+    """Every entry of the catalog ``directory`` (``<app>/<version>.yml``), checked and described.
+
+    ``load(path)`` returns the parsed YAML of one file. Return ``(apps, problems)``: ``apps`` a list of
+    ``{name, versions: [...]}`` sorted by name, the versions oldest first; ``problems`` one line per entry
+    that could not be read or checked (that entry is left out, the others are listed). ``name`` and
+    ``version`` keep only that app and that version.
+    """
+    if not os.path.isdir(directory):
+        raise CatalogError('the catalog %s is not a directory: give catalog_path, a directory of <app>/<version>.yml files'
+                           % directory)
+    apps, problems = [], []
+    for app_name in sorted(os.listdir(directory)):
+        app_dir = os.path.join(directory, app_name)
+        if not os.path.isdir(app_dir) or app_name.startswith('.') or (name is not None and app_name != name):
+            continue
+        versions = []
+        for file_name in sorted(os.listdir(app_dir)):
+            if not file_name.endswith('.yml') or (version is not None and file_name[:-4] != version):
+                continue
+            path = os.path.join(app_dir, file_name)
+            source = 'catalog entry %s/%s' % (app_name, file_name)
+            try:
+                entry = check_entry(load(path), source)
+                if entry['name'] != app_name or entry['version'] != file_name[:-4]:
+                    raise CatalogError('%s: it says it is %s %s; the file must be <name>/<version>.yml'
+                                       % (source, entry['name'], entry['version']))
+            except CatalogError as exc:
+                problems.append(str(exc))
+                continue
+            except Exception as exc:  # pylint: disable=broad-except
+                # A file that is no YAML: the loader's first line names the place.
+                problems.append('%s: cannot be read: %s' % (source, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+                continue
+            described = describe_entry(entry)
+            described['path'] = path
+            versions.append(described)
+        if versions:
+            versions.sort(key=lambda item: _version_key(item['version']))
+            apps.append(dict(name=app_name, versions=versions, latest=versions[-1]['version']))
+    return apps, problems
