@@ -127,8 +127,9 @@ def test_without_a_digest_the_entry_is_refused_unless_unpinned_images_are_allowe
 
 @pytest.mark.parametrize('params, expected', [
     ({}, 'password'),
-    ({'password': 'x', 'port': 'http'}, 'port'),
-    ({'password': 'x', 'colour': 'red'}, 'colour'),
+    ({'password': 'long-enough', 'port': 'http'}, 'port'),
+    ({'password': 'long-enough', 'colour': 'red'}, 'colour'),
+    ({'password': 'has a blank'}, 'password'),
 ])
 def test_bad_parameters_fail_in_one_line_before_anything(handed, params, expected):
     with pytest.raises(Failed) as caught:
