@@ -35,7 +35,6 @@ author:
   - HNA CloudOS maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
   action:
     description: Indicates this has a corresponding action plugin, so some parts of the options can be executed on the controller.
