@@ -21,6 +21,7 @@ from ansible_collections.hna.cloudos.plugins.module_utils._catalog import (
     check_upgrade,
     entry_label,
     render,
+    secret_params,
 )
 from ansible_collections.hna.cloudos.plugins.module_utils._compose import SERVICE_NAME_RE
 from ansible_collections.hna.cloudos.plugins.module_utils._compose_document import DEFAULT_FILES_ROOT
@@ -74,7 +75,7 @@ APP_MODULE_KWARGS = dict(
 
 def masked_params(entry, values):
     """The parameters as the result shows them: the secret ones as ``(hidden)``."""
-    secret = set(name for name, spec in ((entry or {}).get('params') or {}).items() if spec.get('secret'))
+    secret = secret_params(entry)
     return dict((name, '(hidden)' if name in secret else value) for name, value in sorted(values.items()))
 
 
@@ -149,7 +150,7 @@ def run_app(client, digest_of=None):
         extra.update(entry=entry['name'], version=entry['version'], image=rendered['image'], reach=rendered['reach'],
                      params=masked_params(entry, values))
     # The stack machinery reads its own options: the rendered document and its variables take their place.
-    secret = set(key for key, spec in ((entry or {}).get('params') or {}).items() if spec.get('secret'))
+    secret = secret_params(entry)
     params.update(definition=None, definition_content=rendered['document'] if rendered else None,
                   env=dict((key, str(value)) for key, value in (rendered['variables'] if rendered else {}).items()),
                   env_visible=sorted(key for key in (rendered['variables'] if rendered else {}) if key not in secret),

@@ -136,6 +136,11 @@ def check_entry(entry, source='the catalog entry'):
     return entry
 
 
+
+def secret_params(entry):
+    """The names of the entry's secret parameters (a set; empty for no entry, as with ``state: absent``)."""
+    return set(name for name, spec in ((entry or {}).get('params') or {}).items() if spec.get('secret'))
+
 def _mapping(value, label, key):
     if value is None:
         return {}
@@ -206,7 +211,7 @@ def _check_param(name, spec, label):
 def _check_placeholders(entry, label):
     """Every ``${name}`` is a parameter or a built-in; a secret parameter appears only as a secret's source."""
     known = set(entry['params']) | set(BUILTINS)
-    secrets = set(name for name, spec in entry['params'].items() if spec['secret'])
+    secrets = secret_params(entry)
     compose = entry['compose']
     sources = set()
     for sname, sdef in _mapping(compose.get('secrets'), label, 'compose.secrets').items():
@@ -313,7 +318,7 @@ def render(entry, values, namespace, app=None, registry=None, require_digest=Tru
     reach the app, interpolated) and ``image`` (the pinned reference).
     """
     app = app or entry['name']
-    secrets = set(name for name, spec in entry['params'].items() if spec['secret'])
+    secrets = secret_params(entry)
     public = dict(image=image_reference(entry, registry, require_digest), app=app, namespace=namespace)
     for name, value in values.items():
         if name not in secrets:
@@ -362,7 +367,7 @@ def describe_entry(entry):
         pinned=bool(image['digest']),
         params=params,
         required=sorted(name for name, spec in entry['params'].items() if spec.get('required')),
-        secrets=sorted(name for name, spec in entry['params'].items() if spec['secret']),
+        secrets=sorted(secret_params(entry)),
         services=sorted(entry['compose']['services']),
         upgrades_from=list(entry['upgrades_from']),
         reach=dict(entry['reach']),
