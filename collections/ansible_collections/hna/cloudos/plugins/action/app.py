@@ -17,6 +17,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.hna.cloudos.plugins.module_utils._catalog import load_entry_file
+
 #: The collection's own catalog (``catalog/`` at the root of the collection).
 COLLECTION_CATALOG = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'catalog')
 _PART_RE = re.compile(r'^[a-z0-9][a-z0-9._-]{0,63}$')
@@ -48,8 +50,7 @@ def entry_path(catalog, app, version):
 def read_entry(path):
     """The entry of ``path`` as a dict (YAML); raise ``AnsibleActionFail`` naming the file."""
     try:
-        with open(path, 'rb') as handle:
-            entry = yaml.safe_load(handle)
+        entry = load_entry_file(path)
     except (OSError, yaml.YAMLError) as exc:
         raise AnsibleActionFail('cannot read the catalog entry %s: %s' % (path, to_native(exc).splitlines()[0]))
     if not isinstance(entry, dict):

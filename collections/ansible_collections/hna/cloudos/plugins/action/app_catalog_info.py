@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 
-import yaml
-
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
@@ -26,15 +24,9 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def load_yaml(path):
-    """The YAML of one entry file."""
-    with open(path, 'rb') as handle:
-        return yaml.safe_load(handle)
-
-
 def catalog_info(catalog, name=None, version=None):
     """The module's result for the catalog directory ``catalog``."""
-    apps, problems = list_catalog(catalog, load_yaml, name=name, version=version)
+    apps, problems = list_catalog(catalog, name=name, version=version)
     result = dict(changed=False, catalog=catalog, apps=apps, problems=problems)
     if name is not None and not apps and not problems:
         have = sorted(entry for entry in os.listdir(catalog) if os.path.isdir(os.path.join(catalog, entry)))

@@ -379,10 +379,17 @@ def _version_key(version):
     return [(0, int(part), '') if part.isdigit() else (1, 0, part) for part in re.split(r'[._-]', version)]
 
 
-def list_catalog(directory, load, name=None, version=None):
+def load_entry_file(path):
+    """The parsed YAML of one catalog entry file (PyYAML's safe loader; its errors and ``OSError`` pass through)."""
+    import yaml  # pylint: disable=import-outside-toplevel  # PyYAML only where a catalog file is read
+    with open(path, 'rb') as handle:
+        return yaml.safe_load(handle)
+
+
+def list_catalog(directory, name=None, version=None):
     """Every entry of the catalog ``directory`` (``<app>/<version>.yml``), checked and described.
 
-    ``load(path)`` returns the parsed YAML of one file. Return ``(apps, problems)``: ``apps`` a list of
+    Return ``(apps, problems)``: ``apps`` a list of
     ``{name, versions: [...]}`` sorted by name, the versions oldest first; ``problems`` one line per entry
     that could not be read or checked (that entry is left out, the others are listed). ``name`` and
     ``version`` keep only that app and that version.
@@ -402,7 +409,7 @@ def list_catalog(directory, load, name=None, version=None):
             path = os.path.join(app_dir, file_name)
             source = 'catalog entry %s/%s' % (app_name, file_name)
             try:
-                entry = check_entry(load(path), source)
+                entry = check_entry(load_entry_file(path), source)
                 if entry['name'] != app_name or entry['version'] != file_name[:-4]:
                     raise CatalogError('%s: it says it is %s %s; the file must be <name>/<version>.yml'
                                        % (source, entry['name'], entry['version']))

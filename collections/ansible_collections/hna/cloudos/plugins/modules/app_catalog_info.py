@@ -161,12 +161,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hna.cloudos.plugins.module_utils._catalog import CatalogError, list_catalog
 
 
-def _load_yaml(path):
-    import yaml  # pylint: disable=import-outside-toplevel  # only when the module runs without its action plugin
-    with open(path, 'rb') as handle:
-        return yaml.safe_load(handle)
-
-
 def main():
     # The action plugin does the work on the controller; this runs only when the module is called on its own (on the
     # target host, with a catalog directory there).
@@ -175,7 +169,7 @@ def main():
     if not module.params['catalog_path']:
         module.fail_json(msg='give catalog_path: without the action plugin (on the controller) there is no default catalog')
     try:
-        apps, problems = list_catalog(module.params['catalog_path'], _load_yaml, module.params['name'], module.params['version'])
+        apps, problems = list_catalog(module.params['catalog_path'], module.params['name'], module.params['version'])
     except (CatalogError, OSError) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, catalog=module.params['catalog_path'], apps=apps, problems=problems)
