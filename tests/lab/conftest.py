@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -75,13 +76,31 @@ def run_playbook(*args, check=False):
                           capture_output=True, text=True, cwd=REPO, env=env, check=check)
 
 
-def run_module(host, module, args=""):
-    """Run one module ad hoc on a host; return (rc, result dict)."""
+def run_module_output(host, module, args="", *flags):
+    """Run one module ad hoc on a host, with more ansible options in ``flags`` (``--check``, ``--diff``);
+    return (rc, result dict, everything it printed on stdout and stderr)."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="0")
-    cmd = ["ansible", "-i", str(INVENTORY), host, "-m", module] + (["-a", args] if args else [])
+    cmd = ["ansible", "-i", str(INVENTORY), host, "-m", module] + (["-a", args] if args else []) + list(flags)
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
     out = res.stdout
     start = out.find("=> {") + 3 if "=> {" in out else -1
     assert start >= 0, f"no result from {module} on {host}:\n{out}\n{res.stderr}"
-    return res.returncode, json.loads(out[start:])
+    return res.returncode, json.loads(out[start:]), out + res.stderr
+
+
+def run_module(host, module, args=""):
+    """Run one module ad hoc on a host; return (rc, result dict)."""
+    rc, result, _ = run_module_output(host, module, args)
+    return rc, result
+
+
+def wait_for(predicate, timeout=60, what="condition", interval=0.5):
+    """The first true value of ``predicate()``, asked every ``interval`` seconds; AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -5,17 +5,15 @@ container, the published port, rerun and check mode), an upgrade that keeps the 
 image and bad parameters refused before anything changes, and no secret in any output."""
 
 import json
-import os
 import secrets
+import shlex
 import shutil
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import HOSTVARS, INVENTORY, REPO, node_host, run_module
+from conftest import HOSTVARS, REPO, node_host, run_module, run_module_output, wait_for
 
 CATALOG = REPO / ".lab" / "catalog"
 REGISTRY = HOSTVARS["bj2-node1"]["lab_registry_address"]
@@ -30,16 +28,10 @@ SECRETS = []  # every secret value the tests give; none may appear in any output
 def ansible_app(args, *flags, host=NODE):
     """Run hna.cloudos.app ad hoc with ``args`` (a dict; secret values are given as ``{{ lookup('file', ...) }}``,
     so that they are in no command line); return (rc, result, raw output)."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="0")
-    cmd = ["ansible", "-i", str(INVENTORY), host, "-m", "hna.cloudos.app", "-a", json.dumps(args), *flags]
-    res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, check=False)
-    out = res.stdout + res.stderr
+    rc, result, out = run_module_output(host, "hna.cloudos.app", json.dumps(args), *flags)
     for value in SECRETS:
         assert value not in out, "a secret is in the output of hna.cloudos.app"
-    start = res.stdout.find("=> {")
-    assert start >= 0, out[-3000:]
-    return res.returncode, json.loads(res.stdout[start + 3:]), out
+    return rc, result, out
 
 
 def secret_file(tmp_dir, name):
@@ -61,11 +53,7 @@ def app_args(name, app, version, params=None, **extra):
 
 def probe(host, network, command, image="cloudos/redis:7.0"):
     """Run ``command`` (bash) in another container on ``network`` (a namespace's network, or host)."""
-    return host.run("docker run --rm --network %s %s/%s bash -c %s" % (network, REGISTRY, image, _quote(command)))
-
-
-def _quote(text):
-    return "'" + text.replace("'", "'\"'\"'") + "'"
+    return host.run("docker run --rm --network %s %s/%s bash -c %s" % (network, REGISTRY, image, shlex.quote(command)))
 
 
 def container_of(result):
@@ -75,14 +63,8 @@ def container_of(result):
 
 
 def wait_healthy(host, container, timeout=240):
-    deadline = time.monotonic() + timeout
-    status = None
-    while time.monotonic() < deadline:
-        status = host.run("docker inspect --format '{{.State.Health.Status}}' %s" % container).stdout.strip()
-        if status == "healthy":
-            return
-        time.sleep(2)
-    raise AssertionError("%s not healthy after %s s: %s" % (container, timeout, status))
+    wait_for(lambda: host.run("docker inspect --format '{{.State.Health.Status}}' %s" % container).stdout.strip() == "healthy",
+             timeout, "%s to be healthy" % container, 2)
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +202,7 @@ def test_a_bare_jdk_runs_a_jar_put_in_its_volume(node):
               " s.createContext(\"/\", x -> { byte[] b = \"hello from the jdk\".getBytes();"
               " x.sendResponseHeaders(200, b.length); x.getResponseBody().write(b); x.close(); });"
               " s.start(); } }")
-    node.check_output("rm -rf /tmp/jdkapp && mkdir -m 0777 -p /tmp/jdkapp && printf '%%s' %s > /tmp/jdkapp/Hello.java" % _quote(source))
+    node.check_output("rm -rf /tmp/jdkapp && mkdir -m 0777 -p /tmp/jdkapp && printf '%%s' %s > /tmp/jdkapp/Hello.java" % shlex.quote(source))
     built = node.run("docker run --rm -v /tmp/jdkapp:/w -w /w %s/cloudos/tomcat:10.1 sh -c "
                      "'javac Hello.java && jar cfe app.jar Hello *.class'" % REGISTRY)
     assert built.rc == 0, built.stdout + built.stderr

@@ -27,7 +27,7 @@ import time
 import pymysql
 import pytest
 
-from conftest import HOSTVARS, REPO, node_host, run_module, run_playbook
+from conftest import HOSTVARS, REPO, node_host, run_module, run_playbook, wait_for
 
 NODE, REPLICA = "bj2-node1", "hz-node1"
 ADDRESS = {h: HOSTVARS[h]["lab_interconnect_address"] for h in (NODE, REPLICA)}
@@ -115,16 +115,6 @@ def files(instance, backup_dir=BACKUPS):
 
 def one_line(msg):
     return "\n" not in msg.strip()
-
-
-def wait_for(predicate, timeout=60, what="condition", interval=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def checksum(server, table):

@@ -15,7 +15,7 @@ import time
 import pymysql
 import pytest
 
-from conftest import HOSTVARS, REPO, node_host, run_module, run_playbook
+from conftest import HOSTVARS, REPO, node_host, run_module, run_playbook, wait_for
 
 PRIMARY, REPLICA = "bj2-node1", "hz-node1"
 ADDRESS = {h: HOSTVARS[h]["lab_interconnect_address"] for h in (PRIMARY, REPLICA)}
@@ -53,16 +53,6 @@ def replication_args(host, source, **extra):
                 seed_container="mysql", max_lag=5, wait_timeout=300)
     args.update(extra)
     return " ".join(f"{k}={v}" for k, v in args.items())
-
-
-def wait_for(predicate, timeout=60, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def caught_up(replica, primary):
