@@ -136,10 +136,10 @@ def check_entry(entry, source='the catalog entry'):
     return entry
 
 
-
 def secret_params(entry):
     """The names of the entry's secret parameters (a set; empty for no entry, as with ``state: absent``)."""
     return set(name for name, spec in ((entry or {}).get('params') or {}).items() if spec.get('secret'))
+
 
 def _mapping(value, label, key):
     if value is None:
