@@ -42,6 +42,11 @@ options:
         description:
           - Response headers the answer must have, with these exact values (for example C(X-App-Version) with V(2)).
         type: dict
+      request_headers:
+        description:
+          - Headers to send with the request (for example C(X-Variant) with V(b), to ask a load balancer that runs an A/B
+            test for one variant).
+        type: dict
   duration:
     description:
       - Seconds to go on checking. The first round starts at once; V(0) runs one round.
@@ -178,7 +183,8 @@ def check_once(check, timeout, validate_certs, use_proxy, status_codes):
     items = []
     try:
         response = open_url(check['url'], method='GET', timeout=timeout, validate_certs=validate_certs,
-                            use_proxy=use_proxy, follow_redirects='none')
+                            use_proxy=use_proxy, follow_redirects='none',
+                            headers=dict((str(k), str(v)) for k, v in (check.get('request_headers') or {}).items()))
         try:
             response.read()
             status = response.getcode()
@@ -240,6 +246,7 @@ def main():
                 url=dict(type='str', required=True),
                 name=dict(type='str'),
                 headers=dict(type='dict'),
+                request_headers=dict(type='dict'),
             )),
             duration=dict(type='float', default=10),
             interval=dict(type='float', default=1),

@@ -23,6 +23,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = b'%s\n' % self.server.version.encode()
         self.send_response(self.server.status)
         self.send_header('X-App-Version', self.server.version)
+        self.send_header('X-Echo-Variant', self.headers.get('X-Variant') or '-')
         self.send_header('Content-Length', str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -122,6 +123,13 @@ def test_a_wrong_header_is_named_and_ends_the_checks(run, server):
     assert result['failures'][0]['problem'] == 'X-App-Version 1 (expected 2)'
     assert result['failures'][0]['headers'] == {'X-App-Version': '1'}
     assert 'hz-node1 (GET %s) in round 1: X-App-Version 1 (expected 2)' % server.url in result['msg']
+
+
+def test_request_headers_are_sent(run, server):
+    result = run(checks=[{'url': server.url, 'request_headers': {'X-Variant': 'b'}, 'headers': {'X-Echo-Variant': 'b'}},
+                         {'url': server.url, 'headers': {'X-Echo-Variant': '-'}}], duration=0)
+    assert not result.get('failed'), result
+    assert [c['ok'] for c in result['checks']] == [1, 1]
 
 
 def test_an_error_status_and_a_refused_connection_fail(run, server, closed_port):
