@@ -28,7 +28,12 @@ import json
 import re
 
 FORMAT = 1
-ACTIONS = ('release', 'rollback', 'finish', 'abort')
+ACTIONS = ('release', 'rollback', 'finish', 'abort', 'abtest', 'promote')
+# Actions whose version gets (or keeps) a slot: its containers run.
+RETAINING_ACTIONS = ('release', 'rollback', 'abtest', 'promote')
+# Actions shown as <from version>-><version> in the table.
+MOVING_ACTIONS = ('release', 'rollback', 'abtest', 'promote')
+AB_STATES = ('running', 'promoted', 'aborted')
 RESULTS = ('ok', 'failed', 'running')
 STEP_RESULTS = ('ok', 'failed', 'skipped', 'running')
 BUNDLE_CONTENT = ('format', 'app', 'environment', 'version', 'image', 'env', 'run', 'lb')
@@ -207,7 +212,7 @@ def begin(ledger, action, version, user, now, from_version=None, message=None):
             entry['result'] = 'failed'
             entry['finished'] = now
             entry['message'] = 'never finished; superseded by entry %s' % entry_id
-    if action in ('release', 'rollback'):
+    if action in RETAINING_ACTIONS:
         retain(result, version)
     entry = {'id': entry_id, 'action': action, 'version': version,
              'from_version': from_version if from_version is not None else result['current'],
@@ -330,6 +335,73 @@ def sync(local, given):
     return copy.deepcopy(given), True
 
 
+def _whole(value):
+    """Return ``value`` as an int when it is one or its digits as text (templated values may come as text)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value
+
+
+def check_ab(ab, ledger):
+    """Return ``ab`` (the state of an A/B test) after checking it against ``ledger``; raise naming what is wrong.
+
+    ``{'variant', 'baseline', 'state', 'weight', 'steps', 'key', 'salt', ...}``: the variant (B) and the baseline (A)
+    are versions, the variant retained; ``weight`` is the percent of the clients sent to B (0 to 100); ``steps`` the
+    weights ``step`` moves through, rising; other keys (the last analysis, who and when) are kept as given.
+    """
+    if not isinstance(ab, dict):
+        raise ReleaseError('ab must be a dictionary (the state of the A/B test), not %s.' % type(ab).__name__)
+    for key in ('variant', 'baseline', 'state', 'weight', 'steps'):
+        if key not in ab:
+            raise ReleaseError('ab has no %s: give variant, baseline, state, weight and steps.' % key)
+    ab = dict(ab)
+    ab['weight'] = _whole(ab['weight'])
+    if isinstance(ab['steps'], list):
+        ab['steps'] = [_whole(item) for item in ab['steps']]
+    variant = validate_name('version', ab['variant'])
+    baseline = validate_name('version', ab['baseline'])
+    if variant == baseline:
+        raise ReleaseError('ab: the variant %s is the baseline itself; test another version.' % variant)
+    if ab['state'] not in AB_STATES:
+        raise ReleaseError('ab: state %s is not one of %s.' % (json.dumps(str(ab['state'])), ', '.join(AB_STATES)))
+    weight = ab['weight']
+    if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 100:
+        raise ReleaseError('ab: weight %s is not a whole percent from 0 to 100.' % json.dumps(weight))
+    steps = ab['steps']
+    if (not isinstance(steps, list) or not steps
+            or any(isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= 100 for item in steps)
+            or steps != sorted(set(steps))):
+        raise ReleaseError('ab: steps %s must be rising whole percents from 1 to 100, for example [1, 5, 25, 50, 100].'
+                           % json.dumps(steps))
+    if variant not in ledger['retained']:
+        raise ReleaseError('ab: the variant %s of %s is not retained (retained: %s); begin the A/B test first.'
+                           % (variant, ledger['app'], ', '.join(ledger['retained']) or 'none'))
+    return ab
+
+
+def set_ab(ledger, ab, now):
+    """Return ``(ledger, changed)`` with ``ab`` as the state of the app's A/B test (``None`` removes it).
+
+    Nothing changes when the state is the same but for its ``updated`` time, which is set to ``now`` on a change.
+    """
+    if ab is not None:
+        ab = json.loads(canonical_json(check_ab(ab, ledger)).decode('utf-8'))
+    current = ledger.get('ab')
+
+    def _content(state):
+        return None if state is None else dict((key, value) for key, value in state.items() if key != 'updated')
+
+    if _content(current) == _content(ab):
+        return ledger, False
+    result = _next(ledger)
+    if ab is None:
+        result.pop('ab', None)
+    else:
+        ab['updated'] = now
+        result['ab'] = ab
+    return result, True
+
+
 def rollback_plan(ledger, version=None):
     """Return the plan of a rollback: ``{'version', 'from_version', 'slot'}``.
 
@@ -391,6 +463,13 @@ def table(ledger, bundles, clouds=None, limit=20):
         ledger['app'], ledger['environment'], ledger['current'] or '-', ledger['previous'] or '-',
         ' '.join('%s@%s' % (version, ledger['slots'].get(version, '?')) for version in ledger['retained']) or '-',
         ledger['generation'])]
+    ab = ledger.get('ab')
+    if ab:
+        analysis = (ab.get('analysis') or {}).get('summary')
+        lines.append('A/B test: %s (b) against %s (a), %s, weight %s%%%s%s' % (
+            ab.get('variant'), ab.get('baseline'), ab.get('state'), ab.get('weight'),
+            '; last analysis: %s' % analysis if analysis else '',
+            '; failed check: %s' % ab['failed_check'] if ab.get('failed_check') else ''))
     rows = [('ID', 'VERSION', 'IMAGE', 'WHO', 'STARTED', 'ACTION', 'RESULT', 'HOSTS')]
     history = ledger['history'][-limit:] if limit else ledger['history']
     for entry in history:
@@ -399,7 +478,7 @@ def table(ledger, bundles, clouds=None, limit=20):
         if result == 'failed' and entry.get('failed_host'):
             result = 'failed on %s' % entry['failed_host']
         version = entry.get('version') or '-'
-        if entry.get('from_version') and entry.get('action') in ('release', 'rollback'):
+        if entry.get('from_version') and entry.get('action') in MOVING_ACTIONS:
             version = '%s->%s' % (entry['from_version'], version)
         rows.append((entry.get('id') or '-', version, short_image(bundle.get('image')), entry.get('user') or '-',
                      entry.get('started') or '-', entry.get('action') or '-', result,

@@ -16,7 +16,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hna.cloudos.plugins.module_utils import _release as rel
 from ansible_collections.hna.cloudos.plugins.module_utils import _release_store as store
 
-RELEASE_ACTIONS = ('bundle', 'begin', 'host_result', 'finish', 'activate', 'forget', 'sync')
+RELEASE_ACTIONS = ('bundle', 'begin', 'host_result', 'finish', 'activate', 'forget', 'sync', 'ab')
 
 
 def _common_spec():
@@ -46,6 +46,7 @@ def release_argument_spec():
         result=dict(type='str', choices=['ok', 'failed']),
         failed_host=dict(type='str'),
         ledger=dict(type='dict'),
+        ab=dict(type='dict'),
     )
     return spec
 
@@ -121,6 +122,9 @@ def _change_ledger(params, ledger, now):
     if action == 'forget':
         after, changed = rel.forget(ledger, params['version'])
         return after, changed, {}
+    if action == 'ab':
+        after, changed = rel.set_ab(ledger, params['ab'], now)
+        return after, changed, {'ab': after.get('ab')}
     given = rel.check_ledger(params['ledger'], ledger['app'], ledger['environment'], source='the given ledger')
     after, changed = rel.sync(ledger, given)
     return after, changed, {}

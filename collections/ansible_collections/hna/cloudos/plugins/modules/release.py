@@ -32,9 +32,9 @@ options:
   action:
     description:
       - V(bundle) stores the bundle of O(version) made of O(image), O(env), O(run) and O(lb).
-      - V(begin) adds a C(running) entry to the history - a O(operation) of O(version) by O(user). A V(release) or
-        V(rollback) needs the bundle of O(version) on the host and retains O(version) (it gets the lowest free slot);
-        a V(rollback) needs O(version) to be retained already. An entry still C(running) from a run that died is
+      - V(begin) adds a C(running) entry to the history - a O(operation) of O(version) by O(user). A V(release),
+        V(rollback), V(abtest) or V(promote) needs the bundle of O(version) on the host and retains O(version) (it gets
+        the lowest free slot); a V(rollback) needs O(version) to be retained already. An entry still C(running) from a run that died is
         closed as C(failed) first. Always a change.
       - V(host_result) records O(results) of O(host) in the entry O(entry) (default the last one).
       - V(finish) closes the entry O(entry) (default the last one) with O(result), O(failed_host) and O(note).
@@ -44,9 +44,11 @@ options:
         The current and the previous version cannot be forgotten.
       - V(sync) writes O(ledger) (a whole ledger, usually the newest copy found on another host) if its generation
         is higher than the host's.
+      - V(ab) makes O(ab) the state of the app's A/B test (C(ab) of the ledger; O(ab) left out removes it). The same
+        state again (whatever its C(updated) time) changes nothing.
     type: str
     required: true
-    choices: [bundle, begin, host_result, finish, activate, forget, sync]
+    choices: [bundle, begin, host_result, finish, activate, forget, sync, ab]
   version:
     description:
       - The version - letters, digits, C(.), C(_) and C(-), at most 64 characters. The containers of a version are
@@ -85,7 +87,7 @@ options:
     description:
       - With O(action=begin), what the history entry records.
     type: str
-    choices: [release, rollback, finish, abort]
+    choices: [release, rollback, finish, abort, abtest, promote]
     default: release
   from_version:
     description:
@@ -120,6 +122,14 @@ options:
   ledger:
     description:
       - With O(action=sync), the whole ledger to write if its C(generation) is higher than the host's.
+    type: dict
+  ab:
+    description:
+      - With O(action=ab), the state of the A/B test of the app (written by C(playbooks/ab_test.yml)) -
+        C(variant) (the version tested, B, retained), C(baseline) (the version it is compared with, A), C(state)
+        (V(running), V(promoted) or V(aborted)), C(weight) (percent of the clients sent to B, 0 to 100), C(steps)
+        (the rising weights a step moves through, for example V([1, 5, 25, 50, 100])), and any other keys to keep
+        with it (the last analysis, the stickiness key).
     type: dict
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
@@ -215,6 +225,12 @@ EXAMPLES = r"""
     app: fleet
     action: sync
     ledger: "{{ fleet_newest.ledger }}"
+
+- name: Record that an A/B test of version 3 against 2 sends 5% of the clients to 3
+  hna.cloudos.release:
+    app: fleet
+    action: ab
+    ab: {variant: "3", baseline: "2", state: running, weight: 5, steps: [1, 5, 25, 50, 100]}
 """
 
 RETURN = r"""
@@ -223,7 +239,7 @@ ledger:
     - The ledger after the change (as it would be in check mode) - C(format), C(app), C(environment), C(generation),
       C(current), C(previous), C(retained), C(slots) (version to slot) and C(history) (entries with C(id), C(action),
       C(version), C(from_version), C(started), C(finished), C(user), C(result), C(failed_host), C(message) and
-      C(hosts), host to step to result).
+      C(hosts), host to step to result), and C(ab), the state of the app's A/B test when one was started.
   returned: always
   type: dict
   sample:
@@ -257,6 +273,10 @@ bundle:
 entry:
   description: The history entry that was added or changed.
   returned: when O(action) is V(begin), V(host_result) or V(finish)
+  type: dict
+ab:
+  description: The state of the A/B test after the change (V(null) when removed), with C(updated) set when it changed.
+  returned: when O(action=ab)
   type: dict
 """
 

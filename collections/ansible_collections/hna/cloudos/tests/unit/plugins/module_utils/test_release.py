@@ -130,7 +130,7 @@ def test_begin_of_finish_or_abort_retains_nothing():
     ledger = _released('1')
     after, entry = rel.begin(ledger, 'finish', '1', 'alice', T3)
     assert after['retained'] == ['1'] and entry['action'] == 'finish' and entry['from_version'] == '1'
-    with pytest.raises(rel.ReleaseError, match='action "deploy" is not one of release, rollback, finish, abort'):
+    with pytest.raises(rel.ReleaseError, match='action "deploy" is not one of release, rollback, finish, abort, abtest, promote'):
         rel.begin(ledger, 'deploy', '1', 'alice', T3)
 
 
@@ -281,3 +281,57 @@ def test_table_per_cloud_and_per_host():
     assert per_host[3].endswith('bj2-node1 ok, bj2-node2 ok, hz-node1 ok, hz-node2 failed')
     assert len(rel.table(ledger, bundles, None, limit=1)) == 3
     assert rel.table(rel.new_ledger('fleet', 'production'), {})[0].startswith('fleet (production): current -, previous -')
+
+
+# -- A/B tests ------------------------------------------------------------------------------------------------
+
+def _ab(**changes):
+    state = {'variant': '2', 'baseline': '1', 'state': 'running', 'weight': 5, 'steps': [1, 5, 25, 50, 100], 'key': ''}
+    state.update(changes)
+    return state
+
+
+def test_begin_of_an_ab_test_retains_the_variant_and_shows_both_versions():
+    ledger = _released('1')
+    after, entry = rel.begin(ledger, 'abtest', '2', 'alice', T2)
+    assert after['retained'] == ['1', '2'] and after['slots'] == {'1': 0, '2': 1}
+    assert entry['from_version'] == '1' and after['current'] == '1'
+    assert '1->2' in '\n'.join(rel.table(after, {}))
+
+
+def test_set_ab_records_the_state_once_and_removes_it():
+    ledger, _entry = rel.begin(_released('1'), 'abtest', '2', 'alice', T2)
+    after, changed = rel.set_ab(ledger, _ab(), T2)
+    assert changed and after['generation'] == ledger['generation'] + 1
+    assert after['ab'] == dict(_ab(), updated=T2)
+    again, changed = rel.set_ab(after, _ab(), T3)  # only the time differs
+    assert not changed and again is after
+    moved, changed = rel.set_ab(after, _ab(weight='25'), T3)  # templated values may come as text
+    assert changed and moved['ab']['weight'] == 25 and moved['ab']['updated'] == T3
+    removed, changed = rel.set_ab(moved, None, T3)
+    assert changed and 'ab' not in removed
+    assert rel.set_ab(removed, None, T3) == (removed, False)
+    assert rel.check_ledger(moved, 'fleet', 'production') is moved
+    assert rel.table(moved, {})[1] == 'A/B test: 2 (b) against 1 (a), running, weight 25%'
+    moved['ab'].update(analysis={'summary': 'weight 25%: analysis fail'}, failed_check='error_rate: 10%')
+    assert rel.table(moved, {})[1] == ('A/B test: 2 (b) against 1 (a), running, weight 25%; last analysis: weight 25%: '
+                                       'analysis fail; failed check: error_rate: 10%')
+
+
+@pytest.mark.parametrize('changes, message', [
+    ({'variant': '1'}, 'the variant 1 is the baseline itself'),
+    ({'variant': '3'}, 'the variant 3 of fleet is not retained'),
+    ({'state': 'paused'}, 'state "paused" is not one of running, promoted, aborted'),
+    ({'weight': 101}, 'weight 101 is not a whole percent from 0 to 100'),
+    ({'weight': True}, 'weight true is not a whole percent'),
+    ({'steps': [5, 1]}, r'steps \[5, 1\] must be rising whole percents'),
+    ({'steps': []}, 'steps'),
+    ({'steps': [0, 5]}, 'must be rising whole percents from 1 to 100'),
+    ({'variant': '../x'}, 'version "../x" is not a version'),
+])
+def test_set_ab_refuses_a_bad_state(changes, message):
+    ledger, _entry = rel.begin(_released('1'), 'abtest', '2', 'alice', T2)
+    with pytest.raises(rel.ReleaseError, match=message):
+        rel.set_ab(ledger, _ab(**changes), T2)
+    with pytest.raises(rel.ReleaseError, match='ab has no weight'):
+        rel.set_ab(ledger, {'variant': '2', 'baseline': '1', 'state': 'running', 'steps': [1]}, T2)
