@@ -55,7 +55,7 @@ APP_IMAGES = {
     "activemq": "cloudos/activemq:5.17",
     "registry": "cloudos/registry:2.8",
     # The demo application of releases (docs/releases.md): one recipe, one image per version.
-    "fleet": ["cloudos/fleet:1", "cloudos/fleet:2", "cloudos/fleet:3"],
+    "fleet": ["cloudos/fleet:1", "cloudos/fleet:2", "cloudos/fleet:3", "cloudos/fleet:4"],
 }
 # Recipes built on another recipe's image instead of the node image: recipe -> base recipe
 # (listed before it in APP_IMAGES). A recipe with a list of images is built once per image, with

@@ -1,6 +1,7 @@
 """The fleet demo application's images (lab/images/apps/fleet, docs/releases.md) really running on
-the local Docker engine: version 1 beside MariaDB and Redis answers every endpoint, and the broken
-version 3 fails its health check while still telling its version.
+the local Docker engine: version 1 beside MariaDB and Redis answers every endpoint, the broken
+version 3 fails its health check while still telling its version, and version 4 (the A/B test's
+failing variant) is healthy but answers 500 to exactly 10 of every 100 requests of /version.
 
 The images come from `python lab/lab.py build` (the lab stage builds them first); this test builds
 nothing, and fails when they are missing. Everything it creates is named with one random prefix
@@ -22,7 +23,7 @@ from docker.errors import DockerException, ImageNotFound
 
 pytestmark = pytest.mark.docker
 
-IMAGES = ["cloudos/mariadb:10.11", "cloudos/redis:7.0", "cloudos/fleet:1", "cloudos/fleet:3"]
+IMAGES = ["cloudos/mariadb:10.11", "cloudos/redis:7.0", "cloudos/fleet:1", "cloudos/fleet:3", "cloudos/fleet:4"]
 PREFIX = os.environ.get("FLEET_TEST_PREFIX") or f"hnatest-fleet-{secrets.token_hex(3)}"
 SECRET_PATH = "/tmp/db-password"
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -122,11 +123,13 @@ def stack(engine):
             "DB_HOST": db.name, "DB_USER": "fleet", "DB_PASSWORD_FILE": SECRET_PATH,
             "REDIS_HOST": redis.name}, publish=True, hostname="fleet-one", secret=True)
         three = run("fleet3", "cloudos/fleet:3", {}, publish=True)
+        four = run("fleet4", "cloudos/fleet:4", {}, publish=True)
         _wait_health(one, "healthy", 120)
         print(f"fleet 1: healthy {time.monotonic() - start:.1f}s after it was started")
         _wait_health(db, "healthy", 120)
         _wait_health(redis, "healthy", 60)
-        yield {"one": Fleet(one, "fleet-one"), "three": Fleet(three, None), "password": password}
+        yield {"one": Fleet(one, "fleet-one"), "three": Fleet(three, None), "four": Fleet(four, None),
+               "password": password}
     finally:
         for container in reversed(created):
             container.remove(force=True, v=True)
@@ -220,6 +223,15 @@ def test_version_3_fails_its_health_check_but_tells_its_version(stack):
     assert (status, body) == (200, "3\n")
     # The start period (30 s) passes, then three failed checks 2 s apart.
     _wait_health(three.container, "unhealthy", 90)
+
+
+def test_version_4_is_healthy_and_fails_one_request_in_ten(stack):
+    four = stack["four"]
+    _wait_health(four.container, "healthy", 120)
+    statuses = [four.request("/version")[0] for _ in range(100)]
+    assert statuses.count(500) == 10 and statuses.count(200) == 90, statuses
+    status, headers, body = four.request("/health")
+    assert status == 200 and headers["X-App-Version"] == "4", body
 
 
 def test_versions_share_every_layer_but_the_last(engine):

@@ -11,12 +11,15 @@ final class App {
     final String version;
     /** False for a build made to fail its health check (version 3 of the demo). */
     final boolean healthy;
+    /** Percent of the answers of /version that are errors (500) on purpose (version 4 of the demo: 10). */
+    final int errorPercent;
     final String host;
     final Settings settings;
 
-    App(String version, boolean healthy, String host, Settings settings) {
+    App(String version, boolean healthy, int errorPercent, String host, Settings settings) {
         this.version = version;
         this.healthy = healthy;
+        this.errorPercent = errorPercent;
         this.host = host;
         this.settings = settings;
     }

@@ -13,7 +13,8 @@ import jakarta.servlet.ServletContextEvent;
 import jakarta.servlet.ServletContextListener;
 
 /**
- * Reads WEB-INF/app.properties (version=, health=ok|fail; written by the image build), the host
+ * Reads WEB-INF/app.properties (version=, health=ok|fail, errors=percent of /version answered
+ * 500; written by the image build), the host
  * name and the environment when the application starts.
  */
 public final class Startup implements ServletContextListener {
@@ -31,10 +32,17 @@ public final class Startup implements ServletContextListener {
         }
         String version = props.getProperty("version", "unknown").trim();
         boolean healthy = !"fail".equals(props.getProperty("health", "ok").trim());
-        App app = new App(version, healthy, hostName(), Settings.fromEnvironment());
+        int errors = 0;
+        try {
+            errors = Math.max(0, Math.min(100, Integer.parseInt(props.getProperty("errors", "0").trim())));
+        } catch (NumberFormatException e) {
+            context.log("fleet: errors=" + props.getProperty("errors") + " in app.properties is not a number; using 0");
+        }
+        App app = new App(version, healthy, errors, hostName(), Settings.fromEnvironment());
         App.set(app);
         context.log("fleet: version " + version + " on " + app.host
-                + (healthy ? "" : " (this build fails its health check on purpose)"));
+                + (healthy ? "" : " (this build fails its health check on purpose)")
+                + (errors > 0 ? " (" + errors + "% of /version answer 500 on purpose)" : ""));
     }
 
     @Override
