@@ -6,6 +6,7 @@ backends ``a`` and ``b``; their ports are published on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import time
@@ -248,3 +249,67 @@ def test_glb_prune_false_changes_only_the_apps_given(glb_setup):
     counts, dummy = play(setup['playbook'], setup['inventory'])
     assert not (conf / 'other.conf').exists() and (conf / 'fleet.conf').exists()
     assert [a['name'] for a in json.loads(applied.read_text())['apps']] == ['fleet']
+
+
+def get_with(port, headers):
+    """One GET with request ``headers``; return ``(body, X-Variant, the bucket's cookie or None)``."""
+    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=5)
+    try:
+        conn.request('GET', '/', headers=headers)
+        response = conn.getresponse()
+        body = response.read().decode().strip()
+        cookie = response.getheader('Set-Cookie')
+        return body, response.getheader('X-Variant'), cookie.split(';')[0] if cookie else None
+    finally:
+        conn.close()
+
+
+def test_lb_ab_split_sticky_forced_and_logged(lb_setup, backends, engine, tag):
+    """An app with a variant: new clients split by weight, kept by their cookie or by a header, forced by X-Variant
+    or hna_variant, and every log line names its variant; the weight only moves clients from a to b."""
+    setup = lb_setup
+    port = setup['port']
+
+    def apps(weight, key=''):
+        return [dict(name='fleet', listen_port=port, servers=[{'address': backends['a'], 'port': 8080}],
+                     labels={'version': '1'},
+                     variant=dict(version='2', servers=[{'address': backends['b'], 'port': 8080}], weight=weight,
+                                  key=key, salt='7'))]
+
+    counts, dummy = play(setup['playbook'], setup['inventory']('ab-20.yml', apps(20)))
+    assert counts['changed'] > 0
+    counts, dummy = play(setup['playbook'], setup['inventory']('ab-20.yml', apps(20)))
+    assert counts['changed'] == 0, counts
+    firsts = [get_with(port, {}) for dummy in range(1000)]
+    assert all(variant == {'a': 'a', 'b': 'b'}[body] and cookie.startswith('hna_ab_fleet=') for body, variant, cookie in firsts)
+    share = sum(1 for body, dummy, dummy2 in firsts if body == 'b') / 10.0
+    assert 15.0 <= share <= 25.0, share
+    # Repeated with its cookie, a client stays; at 50% every client of b stays on b and some of a move to b.
+    assert all(get_with(port, {'Cookie': cookie})[0] == body for body, dummy, cookie in firsts[:200])
+    for forced, body in (('b', 'b'), ('a', 'a'), ('B', 'b')):
+        assert get_with(port, {'X-Variant': forced})[:2] == (body, body)
+        assert get_with(port, {'Cookie': 'hna_variant=%s' % forced.lower()})[0] == body
+    assert get_with(port, {'X-Variant': 'a', 'Cookie': 'hna_ab_fleet=0; hna_variant=b'})[0] == 'a'
+    assert get_with(port, {'Cookie': 'hna_ab_fleet=19'})[0] == 'b' and get_with(port, {'Cookie': 'hna_ab_fleet=20'})[0] == 'a'
+
+    play(setup['playbook'], setup['inventory']('ab-50.yml', apps(50)))
+    after = [get_with(port, {'Cookie': cookie})[0] for dummy, dummy2, cookie in firsts]
+    assert all(new == 'b' for (old, dummy, dummy2), new in zip(firsts, after) if old == 'b')
+    assert 40.0 <= sum(1 for body in after if body == 'b') / 10.0 <= 60.0
+
+    # Each line of the access log names the variant and the version that served.
+    logs = engine.containers.get(tag + '-rlb').logs(stdout=True, stderr=False, tail=50).decode()
+    entries = [json.loads(line) for line in logs.splitlines() if line.startswith('{')]
+    assert entries and all((e['variant'], e['version']) in (('a', '1'), ('b', '2')) for e in entries), entries[-3:]
+
+    # A header as the key: the same user gets the same variant without a cookie; weight 0 and 100.
+    play(setup['playbook'], setup['inventory']('ab-key.yml', apps(20, key='X-User')))
+    users = [get_with(port, {'X-User': 'user%d' % index}) for index in range(300)]
+    assert all(cookie is None for dummy, dummy2, cookie in users)
+    assert [get_with(port, {'X-User': 'user%d' % index})[0] for index in range(300)] == [body for body, dummy, dummy2 in users]
+    assert 0 < sum(1 for body, dummy, dummy2 in users if body == 'b') < 150
+    play(setup['playbook'], setup['inventory']('ab-0.yml', apps(0)))
+    assert {get_with(port, {})[0] for dummy in range(50)} == {'a'}
+    play(setup['playbook'], setup['inventory']('ab-100.yml', apps(100)))
+    assert {get_with(port, {})[0] for dummy in range(50)} == {'b'}
+    assert get_with(port, {'X-Variant': 'a'})[0] == 'a'
