@@ -46,9 +46,10 @@ python -c 'import sys; a, b, c, d = map(float, sys.argv[1:]); print(f"lab up: {b
 # (tools/test-local.sh), which runs beside this one.
 #
 # The tests on the nodes run as two groups side by side: the databases (replication, switchover and failover,
-# backups: the lab's primary and replica and a scratch server) and everything else (the engines, the registry,
-# the testlog namespace, the releases of fleet). No test of one group touches what the other changes.
-databases="tests/lab/test_mysql.py tests/lab/test_backup.py"
+# backups: the lab's primary and replica and a scratch server) with the app store (its own namespaces on hz-node2),
+# and everything else (the engines, the registry, the testlog namespace, the releases and A/B tests of fleet). No
+# test of one group touches what the other changes.
+databases="tests/lab/test_mysql.py tests/lab/test_backup.py tests/lab/test_app_store.py"
 others=""
 for file in tests/lab/test_*.py; do
     case " $databases " in *" $file "*) ;; *) others="$others $file" ;; esac

@@ -13,6 +13,9 @@ REPO = Path(__file__).resolve().parents[2]
 INVENTORY = REPO / "inventories" / "lab"
 KEY = REPO / ".lab" / "ssh" / "id_ed25519"
 SSH_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+# Version 2 of fleet is released with an environment of its own (the inventory gives every version TZ=UTC): a cold
+# rollback to 2 must bring it back, not today's. A bundle never changes, so every test that stages 2 gives it.
+FLEET_ENV_2 = '{"release_env": {"TZ": "Asia/Shanghai"}}'
 
 
 def _inventory():

@@ -34,16 +34,14 @@ import urllib.parse
 
 import pytest
 
-from conftest import HOSTVARS, INV, NODES, node_host, run_module, run_playbook
+from conftest import FLEET_ENV_2, HOSTVARS, INV, NODES, node_host, run_module, run_playbook
 from loadclient import Load
 
 GLB_URL = HOSTVARS['bj2-node1'].get('glb_url', 'http://10.231.0.12:8088')
 LBS = INV.get('lb', {}).get('hosts', [])
 LOCK_HOST = 'bj2-node1'
 CLOUDS = sorted({HOSTVARS[n]['cloud_name'] for n in NODES})
-# Version 2 is released with an environment of its own (the inventory gives every version TZ=UTC): a cold
-# rollback to 2 must bring it back, not today's.
-ENV_2 = '{"release_env": {"TZ": "Asia/Shanghai"}}'
+ENV_2 = FLEET_ENV_2  # version 2's own environment (conftest)
 # Post-switch checks of 5 s (10 by default) keep the runs short; the failure injected below needs 8.
 VERIFY = 'release_verify_seconds=5'
 
