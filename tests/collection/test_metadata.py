@@ -1,8 +1,8 @@
 """The collection's and the project's metadata and docs agree with the code.
 
 - ``meta/requirements.txt`` (what an execution environment installs) lists exactly the third-party
-  packages the collection's plugins import, and ``meta/execution-environment.yml`` points at it the
-  way ansible-builder resolves the path (relative to the collection root);
+  packages the collection's plugins import, and ``meta/execution-environment.yml`` points at it both
+  ways ansible-builder resolves the path (relative to the collection root, and to ``meta/``);
 - ``pyproject.toml`` runtime dependencies list exactly what the project's code imports;
 - the unit tests of the collection import no package missing from ``tests/unit/requirements.txt``,
   and never skip a whole file for a missing package (``pytest.importorskip`` at module level);
@@ -161,10 +161,13 @@ def test_meta_requirements_list_exactly_what_the_plugins_import():
 def test_execution_environment_points_at_the_requirements_file():
     ee = yaml.safe_load((COLLECTION_DIR / 'meta' / 'execution-environment.yml').read_text(encoding='utf-8'))
     python = ee['dependencies']['python']
-    # ansible-builder (introspect.py, CollectionDefinition.get_dependency) resolves a collection's
-    # dependency files relative to the collection root, not to meta/.
+    # ansible-builder resolves it relative to the collection root when it introspects an installed collection
+    # (introspect.py, CollectionDefinition.get_dependency), and relative to meta/ when it is given the file
+    # (ansible-builder create -f meta/execution-environment.yml): both must reach meta/requirements.txt
+    # (tests/collection/test_execution_environment.py runs both).
     assert not Path(python).is_absolute()
     assert (COLLECTION_DIR / python).resolve() == (COLLECTION_DIR / 'meta' / 'requirements.txt').resolve()
+    assert (COLLECTION_DIR / 'meta' / python).resolve() == (COLLECTION_DIR / 'meta' / 'requirements.txt').resolve()
 
 
 def test_pyproject_dependencies_list_exactly_what_the_project_code_imports():
