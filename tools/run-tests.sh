@@ -93,7 +93,7 @@ molecule_scenarios() {  # every scenario at once, each on a spare node of the la
 
 run_stage() {
     case "$1" in
-        unit)         pytest -q -p no:cacheprovider tests/unit "$COLLECTION/tests/unit" ;;
+        unit)         pytest -q -p no:cacheprovider tests/unit tests/playbooks "$COLLECTION/tests/unit" ;;
         sanity)       tools/collection-sanity.sh ;;
         lint)         ansible-lint --offline --profile production \
                       && git ls-files -z '*.sh' .ci/run lab/images/node/lab-node-init | xargs -0 shellcheck ;;

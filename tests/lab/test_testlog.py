@@ -13,7 +13,7 @@ from conftest import HOSTVARS, NODES, REPO, node_host, run_module, run_playbook
 TARGET = NODES[0]  # deploy_namespace.yml's default target: the first of docker_hosts
 ADDRESS = HOSTVARS[TARGET]["ansible_host"]
 SECRET_FILE = REPO / ".lab" / "secrets" / "testlog-mysql-root-password"
-DEPLOY = ["playbooks/deploy_namespace.yml", "-e", "namespace=testlog",
+DEPLOY = ["playbooks/deploy_namespace.yml", "-e", "deploy_namespace=testlog",
           "-e", "stack_file=examples/namespaces/testlog/docker.yml"]
 
 
@@ -82,7 +82,7 @@ def test_deploy_rerun_in_check_mode_predicts_no_change():
 
 
 def test_bad_namespace_name_is_refused_before_anything():
-    res = run_playbook("playbooks/deploy_namespace.yml", "-e", "namespace=Bad_Name",
+    res = run_playbook("playbooks/deploy_namespace.yml", "-e", "deploy_namespace=Bad_Name",
                        "-e", "stack_file=examples/namespaces/testlog/docker.yml")
     assert res.returncode != 0
     assert "namespace=Bad_Name" in res.stdout
