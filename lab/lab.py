@@ -21,8 +21,10 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
+import string
 import subprocess
 import sys
 import tempfile
@@ -388,6 +390,36 @@ def ssh_key() -> str:
     return (key.with_suffix(".pub")).read_text().strip()
 
 
+# The lab's secrets (.lab/secrets/<name>, 24 letters and digits each), made once by `lab.py up` and only read by
+# the lab inventory: a missing one is an error there, never a new password for a database that has another.
+LAB_SECRETS = ("mysql-root-password", "mysql-repl-password", "testlog-mysql-root-password", "registry-cloudos",
+               "store-cache-redis")
+
+
+def ensure_secrets() -> list[str]:
+    """Write each secret of LAB_SECRETS that is missing (mode 0600, atomically); return the names written."""
+    folder = STATE / "secrets"
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    alphabet = string.ascii_letters + string.digits
+    written = []
+    for name in LAB_SECRETS:
+        path = folder / name
+        if path.exists():
+            continue
+        value = "".join(secrets.choice(alphabet) for _ in range(24))
+        fd, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+        try:
+            os.write(fd, (value + "\n").encode())
+            os.fchmod(fd, 0o600)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+        written.append(name)
+    return written
+
+
 def ensure_network(client, name: str, subnet: str, labels: dict):
     try:
         net = client.networks.get(name)
@@ -476,6 +508,9 @@ def wait_for_port(address: str, port: int, timeout: float = 60) -> bool:
 def cmd_up(args) -> None:
     started = time.monotonic()
     topo = topology()
+    written = ensure_secrets()
+    if written:
+        say(f"secrets written: {', '.join(written)} (in {STATE / 'secrets'})")
     node_ref, cache_ref = cmd_build(args)
     client = engine()
     prefix = topo["prefix"]

@@ -105,3 +105,21 @@ def test_app_builds_chain_fleet_on_tomcat_one_image_per_version():
     # Another base (a rebuilt tomcat after a new node image) is another fleet image.
     other = {p: r for p, _, _, r in lab.app_builds("hna-cloudos/lab-node:y")}
     assert other["cloudos/fleet:1"] != builds["cloudos/fleet:1"][2]
+
+
+def test_secrets_are_written_once_and_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(lab, "STATE", tmp_path)
+    assert lab.ensure_secrets() == list(lab.LAB_SECRETS)
+    folder = tmp_path / "secrets"
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    values = {}
+    for name in lab.LAB_SECRETS:
+        path = folder / name
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
+        values[name] = path.read_text()
+        assert values[name].endswith("\n") and len(values[name].strip()) == 24 and values[name].strip().isalnum()
+    assert len(set(values.values())) == len(values)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(lab.LAB_SECRETS)  # no temporary file left
+    (folder / "registry-cloudos").unlink()
+    assert lab.ensure_secrets() == ["registry-cloudos"]
+    assert all((folder / name).read_text() == values[name] for name in lab.LAB_SECRETS if name != "registry-cloudos")
