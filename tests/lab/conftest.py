@@ -107,3 +107,36 @@ def wait_for(predicate, timeout=60, what="condition", interval=0.5):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+# The proxies between the load client and the app: (inventory host, container).
+PROXIES = [(h, "glb") for h in sorted(group_hosts("glb"))] + [(h, "lb") for h in sorted(group_hosts("lb"))]
+
+
+def _troubled(line):
+    """True for a line of nginx's log that tells about a failed attempt: a warning or error of nginx itself, or an
+    access log entry whose answer is not 2xx-4xx or whose request an upstream failed first (retried)."""
+    try:
+        entry = json.loads(line[line.index("{"):])
+    except ValueError:
+        return "[warn]" in line or "[error]" in line or "[crit]" in line or "[alert]" in line
+    upstream = str(entry.get("upstream_status", ""))
+    return not 200 <= int(entry.get("status", 0)) < 500 or "," in upstream or upstream.startswith("5")
+
+
+def explain(load, limit=40):
+    """The failed requests of ``load`` with what the GLB and the load balancers logged about failed attempts while
+    it ran, for the message of a failed assertion: the request ids in the load's records are the ones in the logs."""
+    failed = load.failures()
+    lines = ["%d failed request(s), first ones: %s" % (len(failed), failed[:5])]
+    for host, container in PROXIES:
+        cmd = "docker logs --timestamps --since %d %s 2>&1" % (int(load.since or 0) - 1, container)
+        try:
+            out = node_host(host).check_output(cmd)
+        except Exception as exc:  # pylint: disable=broad-except
+            lines.append("%s %s: cannot read its log: %s" % (host, container, exc))
+            continue
+        troubled = [line for line in out.splitlines() if _troubled(line)]
+        lines.append("%s %s: %d line(s) about failed attempts%s" % (host, container, len(troubled), ":" if troubled else ""))
+        lines.extend("  " + line for line in troubled[:limit])
+    return "\n".join(lines)

@@ -16,7 +16,9 @@ class Load:
     """GET ``path`` on the GLB from ``threads`` threads, ``rate`` requests/s in all, until stopped.
 
     One thread keeps its connection alive; the others open one per request. ``records`` holds
-    ``(start, status, version, error)`` per request.
+    ``(start, status, version, error, request_id)`` per request (``request_id``: the GLB's X-Request-Id, the key of
+    the request in the access logs of the GLB and of the load balancers). ``since`` is the wall-clock time the load
+    started (the ``--since`` of ``docker logs``).
     """
 
     def __init__(self, url, path='/version', threads=5, rate=50):
@@ -28,6 +30,7 @@ class Load:
         self.records = []
         self.lbs = {}
         self.resent = 0
+        self.since = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._workers = []
@@ -38,19 +41,19 @@ class Load:
         response.read()
         with self._lock:
             self.lbs[response.getheader('X-LB')] = self.lbs.get(response.getheader('X-LB'), 0) + 1
-        return response.status, response.getheader('X-App-Version')
+        return response.status, response.getheader('X-App-Version'), response.getheader('X-Request-Id')
 
     def _run(self, keepalive):
         conn = None
         while not self._stop.is_set():
             started = time.monotonic()
-            status = version = error = None
+            status = version = error = request_id = None
             try:
                 reused = conn is not None
                 if conn is None:
                     conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
                 try:
-                    status, version = self._get(conn)
+                    status, version, request_id = self._get(conn)
                 except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                     if not reused:
                         raise
@@ -58,7 +61,7 @@ class Load:
                     conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
                     with self._lock:
                         self.resent += 1
-                    status, version = self._get(conn)
+                    status, version, request_id = self._get(conn)
             except Exception as exc:  # pylint: disable=broad-except
                 error = repr(exc)
             if not keepalive or error:
@@ -66,12 +69,13 @@ class Load:
                     conn.close()
                 conn = None
             with self._lock:
-                self.records.append((started, status, version, error))
+                self.records.append((started, status, version, error, request_id))
             time.sleep(max(0.0, self.interval - (time.monotonic() - started)))
         if conn is not None:
             conn.close()
 
     def __enter__(self):
+        self.since = time.time()
         for index in range(self.threads):
             worker = threading.Thread(target=self._run, args=(index == 0, ), daemon=True)
             worker.start()

@@ -34,7 +34,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import FLEET_ENV_2, HOSTVARS, INV, NODES, node_host, run_module, run_playbook
+from conftest import FLEET_ENV_2, HOSTVARS, INV, NODES, explain, node_host, run_module, run_playbook
 from loadclient import Load
 
 GLB_URL = HOSTVARS['bj2-node1'].get('glb_url', 'http://10.231.0.12:8088')
@@ -135,7 +135,7 @@ def test_release_1_to_2_under_load():
     print('release 1 -> 2: %.1f s, both versions answered for %.2f s at the GLB; %s'
           % (wall, mixed_window(load.records, '1', '2'), load.summary()))
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr
-    assert load.failures() == [], load.failures()[:5]
+    assert load.failures() == [], explain(load)
     assert len(load.records) > 100
     assert all(a[0] == 200 and a[1] == '2' and a[2] == '2' for a in answers()), answers(3)
     book = ledger()
@@ -161,7 +161,7 @@ def test_release_of_the_broken_version_stops_at_the_health_gate():
     assert message, res.stdout[-4000:]
     assert message.group(1).rstrip(':') in NODES
     assert 'health check' in message.group(2)
-    assert load.failures() == [], load.failures()[:5]
+    assert load.failures() == [], explain(load)
     assert all(r[2] == '2' for r in load.records if r[2] is not None)
     for lb in LBS:
         assert get_version('http://%s/version' % HOSTVARS[lb]['ansible_host'])[1] == '2'
@@ -204,7 +204,7 @@ def rollback_under_load(old, new, *args):
           'GLB; %s' % (old, new, wall, switch and switch.group(1), task and task.group(1), seen, load.summary()))
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr
     assert switch, res.stdout[-3000:]
-    assert load.failures() == [], load.failures()[:5]
+    assert load.failures() == [], explain(load)
     assert all(a[0] == 200 and a[1] == new for a in answers()), answers(3)
     book = ledger()
     assert book['current'] == new and book['previous'] == old
@@ -224,14 +224,15 @@ def test_cloud_drain_at_the_glb_under_load():
         with after:
             time.sleep(4)
         print('drain of %s: %s; afterwards %s, by load balancer %s' % (drained, load.summary(), after.summary(), after.lbs))
-        assert load.failures() == [] and after.failures() == [], (load.failures() + after.failures())[:5]
+        assert load.failures() == [], explain(load)
+        assert after.failures() == [], explain(after)
         assert len(after.records) > 50 and set(after.lbs) == other_lbs, after.lbs
     finally:
         with Load(GLB_URL) as back:
             res = run_playbook('playbooks/glb_drain.yml', '-e', 'app=fleet', '-e', 'cloud=%s' % drained, '-e', 'drain=false')
             time.sleep(3)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr
-    assert back.failures() == [], back.failures()[:5]
+    assert back.failures() == [], explain(back)
     served_by = {get_lb() for _ in range(30)}
     assert served_by == set(LBS), served_by
 
@@ -284,7 +285,7 @@ def test_failure_after_the_first_cloud_switched_puts_both_clouds_back():
     message = re.search(r'release of fleet 2 failed on (\S+): (.*)', res.stdout)
     assert message, res.stdout[-4000:]
     assert message.group(1).rstrip(':') == victim, message.group(0)
-    assert load.failures() == [], load.failures()[:5]
+    assert load.failures() == [], explain(load)
     assert [r[2] for r in load.records if r[0] > ended] and all(r[2] == '1' for r in load.records if r[0] > ended)
     assert all(a[0] == 200 and a[1] == '1' for a in answers()), answers(3)
     for lb in LBS:

@@ -89,11 +89,11 @@ def recap(output):
     raise AssertionError('no play recap in:\n' + output)
 
 
-def get(port, path='/', timeout=5):
+def get(port, path='/', timeout=5, headers=None):
     """One GET on a new connection to 127.0.0.1; return ``(status, body, headers)``."""
     conn = http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
     try:
-        conn.request('GET', path)
+        conn.request('GET', path, headers=headers or {})
         response = conn.getresponse()
         return response.status, response.read().decode().strip(), dict(response.getheaders())
     finally:

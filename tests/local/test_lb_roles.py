@@ -99,6 +99,21 @@ def test_lb_role_runs_twice_switches_and_removes(lb_setup, engine, tag):
     assert entry['app'] == 'fleet' and entry['lb'] == 'localhost' and entry['version'] == '1' and entry['status'] == 200
     assert entry['upstream_addr'].endswith(':8080') and float(entry['upstream_response_time']) >= 0
 
+    # The id of a request: one the global load balancer gave (32 hex digits) is kept, in the answer and in the log;
+    # anything else is replaced by a new one.
+    given = '0123456789abcdef0123456789abcdef'
+    assert get(port, headers={'X-Request-Id': given})[2].get('X-Request-Id') == given
+    new_id = get(port, headers={'X-Request-Id': 'x; rm -rf'})[2].get('X-Request-Id')
+    assert len(new_id) == 32 and new_id != given and int(new_id, 16) >= 0
+
+    def logged_ids():
+        logs = engine.containers.get(tag + '-rlb').logs(stdout=True, stderr=False, tail=10).decode()
+        return [json.loads(line)['request_id'] for line in logs.splitlines() if line.startswith('{')]
+
+    # The engine takes the log lines in a moment after the answers.
+    wait_for(lambda: new_id in logged_ids(), what='the access log of the last request')
+    assert logged_ids()[-2:] == [given, new_id], logged_ids()
+
     # Switch to version 2 on backend b, with a second app on the same port, under load.
     second = setup['inventory']('second.yml', setup['apps']('b', '2', extra=True))
     with Load(port, threads=4, rate=150) as load:
@@ -149,7 +164,14 @@ def test_glb_weights_drain_and_failover(glb_setup, engine, tag):
     assert counts['changed'] > 0
     wait_for(lambda: get(port)[0] == 200, what='the global load balancer to answer')
     assert set(answers(port)) == {'a', 'b'}
-    assert get(port)[2].get('X-GLB') == 'localhost'
+    headers = get(port)[2]
+    assert headers.get('X-GLB') == 'localhost' and len(headers.get('X-Request-Id', '')) == 32, headers
+
+    def glb_logged_ids():
+        logs = engine.containers.get(tag + '-glb').logs(stdout=True, stderr=False, tail=10).decode()
+        return [json.loads(line)['request_id'] for line in logs.splitlines() if line.startswith('{')]
+
+    wait_for(lambda: headers['X-Request-Id'] in glb_logged_ids(), what='the request id in the access log of the GLB')
 
     # Drain cloud-a under load: no failure, and then only b.
     with Load(port, threads=4, rate=150) as load:
