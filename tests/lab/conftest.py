@@ -115,13 +115,13 @@ PROXIES = [(h, "glb") for h in sorted(group_hosts("glb"))] + [(h, "lb") for h in
 
 def _troubled(line):
     """True for a line of nginx's log that tells about a failed attempt: a warning or error of nginx itself, or an
-    access log entry whose answer is not 2xx-4xx or whose request an upstream failed first (retried)."""
+    access log entry whose answer is 499 (the client gave up) or 5xx, or whose request an upstream failed first."""
     try:
         entry = json.loads(line[line.index("{"):])
     except ValueError:
         return "[warn]" in line or "[error]" in line or "[crit]" in line or "[alert]" in line
     upstream = str(entry.get("upstream_status", ""))
-    return not 200 <= int(entry.get("status", 0)) < 500 or "," in upstream or upstream.startswith("5")
+    return not 200 <= int(entry.get("status", 0)) < 499 or "," in upstream or upstream.startswith("5")
 
 
 def explain(load, limit=40):

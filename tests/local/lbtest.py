@@ -31,9 +31,13 @@ IMAGE = os.environ.get('LB_TEST_IMAGE', 'cloudos/nginx:1.22')
 PREFIX = os.environ.get('LB_TEST_PREFIX', 'hnadev-lb')
 DOCKER_SOCKET = Path('/var/run/docker.sock')
 
+# A backend answers 502 to a request whose X-Fail header names it (a failure that the test chooses).
 BACKEND_CONF = '''server {
     listen 8080;
     location / {
+        if ($http_x_fail = %(name)s) {
+            return 502;
+        }
         add_header X-Backend %(name)s;
         return 200 "%(name)s\\n";
     }

@@ -215,6 +215,20 @@ def test_glb_weights_drain_and_failover(glb_setup, engine, tag):
         backend_a.start()
 
 
+def test_glb_tries_every_cloud_again_before_it_answers_502(glb_setup):
+    """A cloud marked failed (max_fails failures within fail_timeout: a load balancer's reload that closes idle
+    connections under the GLB counts as failures) and a failure of the other cloud for one request: the request is
+    tried on each cloud once more before the GLB answers 502."""
+    port = glb_setup['port']
+    play(glb_setup['playbook'], glb_setup['inventory'])
+    wait_for(lambda: set(answers(port)) == {'a', 'b'}, what='both clouds to answer')
+    # cloud-b fails 30 requests within a second (each retried on cloud-a): every worker of the GLB leaves it out.
+    assert {get(port, headers={'X-Fail': 'b'})[:2] for dummy in range(30)} == {(200, 'a')}
+    # cloud-a fails the next request: the GLB tries cloud-a and cloud-b once more, and cloud-b answers.
+    status, body, headers = get(port, headers={'X-Fail': 'a'})
+    assert (status, body) == (200, 'b'), (status, body, headers)
+
+
 def test_lb_render_and_prune_false(lb_setup, backends):
     """render writes nothing and gives the file the role writes; lb_prune false leaves the other apps' files."""
     setup = lb_setup
