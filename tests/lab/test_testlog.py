@@ -86,3 +86,21 @@ def test_bad_namespace_name_is_refused_before_anything():
                        "-e", "stack_file=examples/namespaces/testlog/docker.yml")
     assert res.returncode != 0
     assert "namespace=Bad_Name" in res.stdout
+
+
+def test_check_mode_on_a_host_without_the_namespace_shows_the_plan_and_creates_nothing():
+    """The first deployment of a namespace, in check mode: the plan, not "create it first"; nothing on the host."""
+    fresh, target = "ckfresh", NODES[-1]
+    settings = {"namespace_settings": {fresh: {"env": {"REGISTRY": HOSTVARS[target]["lab_registry_address"]}}}}
+    res = run_playbook("playbooks/deploy_namespace.yml", "-e", f"deploy_namespace={fresh}", "-e", f"deploy_target={target}",
+                       "-e", "stack_file=examples/namespaces/testlog/docker.yml", "-e", json.dumps(settings),
+                       "--check", "--diff")
+    out = " ".join(res.stdout.split())
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+    assert f"Namespace {fresh} does not exist yet: this plan assumes it is created first" in " ".join((res.stdout + res.stderr).split())
+    for service in ("app", "mysql", "nginx", "redis"):
+        assert f"'service {service}: create'" in out, out[-3000:]
+    host = node_host(target)
+    assert host.run(f"docker network ls -q --filter name=^{fresh}$").stdout.strip() == ""
+    assert host.run(f"docker ps -aq --filter label=io.hna.cloudos.namespace={fresh}").stdout.strip() == ""
+    assert not host.file(f"/etc/hna-cloudos/namespaces/{fresh}").exists

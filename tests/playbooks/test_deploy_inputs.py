@@ -55,3 +55,11 @@ def test_a_bad_name_and_a_missing_stack_file_are_named(tmp_path):
     assert rc != 0 and 'got namespace=Bad_Name' in out, out[-2000:]
     rc, out = deploy(tmp_path, '-e', 'deploy_namespace=testlog')
     assert rc != 0 and 'stack_file=(none)' in out, out[-2000:]
+
+
+def test_the_old_name_namespace_still_works_and_says_it_is_deprecated(tmp_path):
+    rc, out = deploy(tmp_path, '-e', 'namespace=testlog', '-e', 'stack_file=%s' % STACK, '-e', 'deploy_target=nowhere')
+    assert rc != 0 and 'deploy_target nowhere matches no host of the inventory' in out, out[-2000:]
+    assert 'Deprecated: -e namespace=testlog' in out and 'give -e deploy_namespace=testlog instead' in out, out[-2000:]
+    rc, out = deploy(tmp_path, '-e', 'deploy_namespace=testlog', '-e', 'stack_file=%s' % STACK, '-e', 'deploy_target=nowhere')
+    assert rc != 0 and 'Deprecated' not in out, out[-2000:]

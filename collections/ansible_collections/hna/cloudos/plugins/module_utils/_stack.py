@@ -408,7 +408,12 @@ class StackDeployer(object):
         api = self.client.api
         model = self._namespace_model()
         if model is None:
-            raise StackError('Namespace %s does not exist: create it first with hna.cloudos.namespace. Nothing was changed.' % namespace)
+            if not self.check_mode:
+                raise StackError('Namespace %s does not exist: create it first with hna.cloudos.namespace. Nothing was changed.'
+                                 % namespace)
+            # Check mode of a first deployment: the namespace task before this one only said it would create it.
+            self.client.module.warn('Namespace %s does not exist yet: this plan assumes it is created first (hna.cloudos.namespace '
+                                    'in the same run); its quotas are checked when it exists.' % namespace)
 
         # One-shot services: the targets of service_completed_successfully.
         oneshot = set()
@@ -485,11 +490,12 @@ class StackDeployer(object):
         kept_or_replaced = [name for name in existing if name in desired_names or self.params['prune']]
         specs = [spec for service in stack['services'].values() for spec in service['specs']]
         try:
-            check_quota(api, model, add_containers=len(specs),
-                        add_volumes=sum(1 for volume in volumes.values() if volume['action'] == 'create'),
-                        add_cpus=sum(spec['cpus'] or 0.0 for spec in specs),
-                        add_memory=sum(spec['memory'] or 0 for spec in specs),
-                        replacing=kept_or_replaced)
+            if model is not None:
+                check_quota(api, model, add_containers=len(specs),
+                            add_volumes=sum(1 for volume in volumes.values() if volume['action'] == 'create'),
+                            add_cpus=sum(spec['cpus'] or 0.0 for spec in specs),
+                            add_memory=sum(spec['memory'] or 0 for spec in specs),
+                            replacing=kept_or_replaced)
         except NamespaceError as exc:
             raise StackError('%s. Nothing was changed.' % str(exc).rstrip('.'))
         except (APIError, RequestException, DockerException) as exc:
