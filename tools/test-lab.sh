@@ -49,12 +49,15 @@ python -c 'import sys; a, b, c, d = map(float, sys.argv[1:]); print(f"lab up: {b
 # backups: the lab's primary and replica and a scratch server) with the app store (its own namespaces on hz-node2),
 # and everything else (the engines, the registry, the testlog namespace, the releases and A/B tests of fleet). No
 # test of one group touches what the other changes.
-databases="tests/lab/test_mysql.py tests/lab/test_backup.py tests/lab/test_app_store.py"
+# The job templates of awx/ run through ansible-runner last in each group: the database templates after the
+# database tests, the others after the releases and A/B tests.
+databases="tests/lab/test_mysql.py tests/lab/test_backup.py tests/lab/test_app_store.py tests/lab/test_awx_db_jobs.py"
+last="tests/lab/test_awx_jobs.py"
 others=""
 for file in tests/lab/test_*.py; do
-    case " $databases " in *" $file "*) ;; *) others="$others $file" ;; esac
+    case " $databases $last " in *" $file "*) ;; *) others="$others $file" ;; esac
 done
-groups=("$databases" "${others# }")
+groups=("$databases" "${others# } $last")
 pids=()
 for i in "${!groups[@]}"; do
     # shellcheck disable=SC2086 # one word per test file
