@@ -113,20 +113,15 @@ class PrivateDataDir:
                                                     encoding='utf-8')
         (self.base / 'env' / 'ssh_key').chmod(0o600)
 
-    def run(self, template, answers=None, limit=None, check=False):
+    def run(self, template, answers=None, limit=None):
         """Run ``template`` (an item of awx/job_templates.yml) with its survey's defaults and ``answers``."""
         self.count += 1
         ident = '%02d-%s' % (self.count, re.sub(r'[^a-z0-9]+', '-', template['name'].lower()).strip('-'))
         extravars = dict(survey_defaults(template), **(answers or {}))
         (self.base / 'env' / 'extravars').write_text(yaml.safe_dump(extravars), encoding='utf-8')
-        cmdline = []
-        if check:
-            cmdline.append('--check')
         cmd = [str(BIN / 'ansible-runner'), 'run', str(self.base), '-p', template['playbook'], '--ident', ident]
         if limit:
             cmd += ['--limit', limit]
-        if cmdline:
-            cmd += ['--cmdline', ' '.join(cmdline)]
         env = {k: v for k, v in os.environ.items() if not k.startswith('ANSIBLE_') and k != 'PWD'}
         env['PATH'] = '%s:%s' % (BIN, env.get('PATH', '/usr/bin:/bin'))
         subprocess.run(cmd, cwd=self.base, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=False)
