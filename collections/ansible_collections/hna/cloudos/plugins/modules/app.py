@@ -150,7 +150,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - Checks the entry, the parameters and the digest, and returns the stack's plan without changing anything.
+      - Checks the entry, the parameters and the digest, and returns the stack's plan without changing anything (on a
+        namespace that does not exist yet, the plan of a first deployment, with a warning, as M(hna.cloudos.stack) does).
   diff_mode:
     support: full
   platform:

@@ -200,6 +200,9 @@ attributes:
     details:
       - Returns the plan (what would be created, updated, replaced, removed or left unchanged) without changing anything and
         without pulling images. An image that would be pulled shows as a difference of the service.
+      - On a namespace that does not exist yet (a first deployment, whose M(hna.cloudos.namespace) task only said it would
+        create it) the plan creates everything, with a warning that it assumes the namespace is created first; the
+        namespace's quotas are checked at the real run. Outside check mode a missing namespace is an error.
   diff_mode:
     support: full
     details:
