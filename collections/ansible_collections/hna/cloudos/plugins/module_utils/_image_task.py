@@ -15,6 +15,8 @@ error messages), but for the names in ``build_args_visible`` (see ``_redact``).
 
 from __future__ import annotations
 
+import concurrent.futures
+
 from ansible_collections.hna.cloudos.plugins.module_utils._docker_image import (
     CONTEXT_HASH_LABEL,
     ImageEngine,
@@ -256,3 +258,111 @@ def run_image(client):
         results['diff'] = task.diff
     client.close()
     client.module.exit_json(**results)
+
+
+# -- hna.cloudos.images: many images in one task --------------------------------------------------------------------
+
+IMAGES_MODULE_KWARGS = dict(supports_check_mode=True)
+
+
+def images_argument_spec():
+    """Return the options of the images module (a fresh dictionary each call)."""
+    return dict(
+        images=dict(type='list', elements='dict', required=True, options=dict(
+            name=dict(type='str', required=True),
+            repository=dict(type='str'),
+            tag=dict(type='str', default='latest'),
+        )),
+        source=dict(type='str', default='local', choices=['local', 'pull']),
+        force_source=dict(type='bool', default=False),
+        push=dict(type='bool', default=False),
+        config_path=dict(type='path'),
+        parallel=dict(type='int', default=4),
+    )
+
+
+class _ItemError(Exception):
+    """A failure of one image of the list (raised where the single-image task would fail the module)."""
+
+
+class _ItemClient(object):
+    """What :class:`ImageTask` needs of its client, for one image of the list: its own parameters, shared connection."""
+
+    def __init__(self, client, params):
+        self.params = params
+        self.check_mode = client.check_mode
+        self.docker_host = client.docker_host
+        self.module = client.module
+
+    def fail(self, msg, **partial_results):
+        raise _ItemError(msg)
+
+
+def item_params(params, item):
+    """Return the parameters of the single-image task for ``item`` of the images module's list."""
+    return dict(name=item['name'], source=params['source'], build=None, build_args_visible=[],
+                force_source=params['force_source'], repository=item.get('repository'), tag=item.get('tag') or 'latest',
+                push=params['push'], state='present', config_path=params['config_path'])
+
+
+def duplicate_targets(params):
+    """Return the references that more than one item of the list would tag, pull or push (each may appear once)."""
+    seen, twice = set(), []
+    for item in params['images']:
+        ref = '%s:%s' % (item['repository'], item.get('tag') or 'latest') if item.get('repository') else item['name']
+        if ref in seen and ref not in twice:
+            twice.append(ref)
+        seen.add(ref)
+    return twice
+
+
+def run_images(client):
+    """Run the images module with ``client`` (a ``DockerClient`` built from :func:`images_argument_spec`); exit the module.
+
+    One engine connection and one registry login are shared by every image; each image is handled as the image module
+    handles one (same comparison by digest, same actions). Every image is tried; the task fails after the last one
+    when any failed, naming each failure, and returns what was done for the others.
+    """
+    params = client.params
+    twice = duplicate_targets(params)
+    if twice:
+        client.fail('images: %s given more than once in the list; give each target once.' % ', '.join(twice))
+    if params['parallel'] < 1:
+        client.fail('parallel must be at least 1 (images handled at the same time), not %d.' % params['parallel'])
+    engine = ImageEngine(client, config_path=params['config_path'] or default_config_path())
+
+    def handle(item):
+        task = ImageTask(_ItemClient(client, item_params(params, item)), engine)
+        result = dict(name=item['name'], reference=None, actions=[], digest=None, id=None, changed=False)
+        try:
+            source, target = task.references()
+            result['reference'] = target or source
+            image = task.run()
+        except (ImageError, _ItemError) as exc:
+            result.update(actions=task.actions, digest=task.digest, failed=True,
+                          changed=bool(task.actions) and not client.check_mode)
+            return result, None, '%s: %s' % (item['name'], getattr(exc, 'msg', None) or str(exc))
+        result.update(actions=task.actions, digest=task.digest, id=_id(image), changed=bool(task.actions))
+        diff = None
+        if task.actions:
+            diff = dict(before_header=result['reference'], after_header=result['reference'],
+                        before=task.diff['before'], after=task.diff['after'])
+        return result, diff, None
+
+    # Most of the time of a rerun is the registry's answer about each digest (asked through the engine): the images
+    # are handled a few at a time. The results keep the order of the list.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(params['parallel'], len(params['images']) or 1)) as pool:
+        outcomes = list(pool.map(handle, params['images']))
+    results = [outcome[0] for outcome in outcomes]
+    diffs = [outcome[1] for outcome in outcomes if outcome[1] is not None]
+    failures = [outcome[2] for outcome in outcomes if outcome[2] is not None]
+    client.close()
+    changed = any(r['changed'] for r in results)
+    summary = dict(changed=changed, images=results,
+                   counts=dict(total=len(results), changed=sum(1 for r in results if r['changed']), failed=len(failures)))
+    if client.module._diff:
+        summary['diff'] = diffs
+    if failures:
+        client.module.fail_json(msg='%d of %d images failed: %s' % (len(failures), len(results), '; '.join(failures)),
+                                **summary)
+    client.module.exit_json(**summary)

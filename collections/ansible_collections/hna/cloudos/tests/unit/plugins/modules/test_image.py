@@ -151,3 +151,17 @@ def test_build_args_are_never_logged_by_ansible():
     spec = _image_task.image_argument_spec()
     assert spec['build']['options']['args']['no_log'] is True
     assert spec['build_args_visible'] == dict(type='list', elements='str', default=[])
+
+
+def test_images_list_items_become_single_image_parameters():
+    params = dict(images=[], source='pull', force_source=True, push=False, config_path='/c.json', parallel=4)
+    assert _image_task.item_params(params, dict(name='reg:5000/apps/web:1', repository=None, tag='latest')) == dict(
+        name='reg:5000/apps/web:1', source='pull', build=None, build_args_visible=[], force_source=True, repository=None,
+        tag='latest', push=False, state='present', config_path='/c.json')
+
+
+def test_images_list_names_each_target_given_twice():
+    params = dict(images=[dict(name='a:1', repository='reg/x', tag='1'), dict(name='b:1', repository='reg/x', tag='1'),
+                          dict(name='c:1', repository='reg/x', tag='2'), dict(name='reg/x:2', repository=None, tag='latest'),
+                          dict(name='d:1', repository='reg/y', tag=None)])
+    assert _image_task.duplicate_targets(params) == ['reg/x:1', 'reg/x:2']
