@@ -93,6 +93,8 @@ class ImageTask(object):
         self.params = client.params
         self.check_mode = client.check_mode
         self.actions = []
+        #: The image the task tagged, pulled, pushed or removed (set by :meth:`run` once the references are checked).
+        self.reference = None
         self.digest = None
         self.build_output = []
         self.diff = dict(before={}, after={})
@@ -125,6 +127,7 @@ class ImageTask(object):
 
     def run(self):
         source, target = self.references()
+        self.reference = target or source
         if self.params['state'] == 'absent':
             return self.absent(target or source)
         final_ref = target or source
@@ -335,14 +338,13 @@ def run_images(client):
         task = ImageTask(_ItemClient(client, item_params(params, item)), engine)
         result = dict(name=item['name'], reference=None, actions=[], digest=None, id=None, changed=False)
         try:
-            source, target = task.references()
-            result['reference'] = target or source
             image = task.run()
         except (ImageError, _ItemError) as exc:
-            result.update(actions=task.actions, digest=task.digest, failed=True,
+            result.update(reference=task.reference, actions=task.actions, digest=task.digest, failed=True,
                           changed=bool(task.actions) and not client.check_mode)
             return result, None, '%s: %s' % (item['name'], getattr(exc, 'msg', None) or str(exc))
-        result.update(actions=task.actions, digest=task.digest, id=_id(image), changed=bool(task.actions))
+        result.update(reference=task.reference, actions=task.actions, digest=task.digest, id=_id(image),
+                      changed=bool(task.actions))
         diff = None
         if task.actions:
             diff = dict(before_header=result['reference'], after_header=result['reference'],
