@@ -163,6 +163,24 @@ for name in "${failed_tracks[@]}"; do
     cat "$LOGS/$name.log"
 done
 
+# What failed, once more just above the summary (a long failed log would otherwise hide it far above):
+# the failed tasks of ansible-playbook (not the ignored ones), the failed tests of pytest and the failed
+# stages, each with the task title before it, each line cut to 500 characters.
+failures() {  # the failure lines of a log, with some context
+    awk '
+        function flush() { if (failed != "" && !ignored) { print "  " task; print substr(failed, 2) } failed = ""; ignored = 0 }
+        /^(TASK|RUNNING HANDLER) \[|^PLAY RECAP/ { flush(); task = $0; next }
+        /^\.\.\.ignoring/ { ignored = 1 }
+        /^(fatal|failed): \[/ { failed = failed "\n" $0; next }
+        /^FAILED [^ ]+::|^ERROR [^ ]+::|^E   |^FATAL:|^== stage .*: exit [1-9]|^[0-9]+ (failed|passed, [0-9]+ failed)/ { print }
+        END { flush() }
+    ' "$1" | cut -c1-500
+}
+for name in "${failed_tracks[@]}"; do
+    echo; echo "==================== failures in track $name (first 60 lines; the whole log is above) ===================="
+    failures "$LOGS/$name.log" | head -n 60
+done
+
 echo
 echo "==================== summary ===================="
 passed=0; failed=0
