@@ -8,6 +8,7 @@ committed row. The lab ends as it started (bj2-node1 primary).
 The write loads are bounded (at most 50 statements a second, one client) and aimed only at the
 lab's database addresses."""
 
+import json
 import re
 import threading
 import time
@@ -15,7 +16,7 @@ import time
 import pymysql
 import pytest
 
-from conftest import HOSTVARS, REPO, node_host, run_module, run_playbook, wait_for
+from conftest import HOSTVARS, REPO, node_host, run_module, run_module_output, run_playbook, wait_for
 
 PRIMARY, REPLICA = "bj2-node1", "hz-node1"
 ADDRESS = {h: HOSTVARS[h]["lab_interconnect_address"] for h in (PRIMARY, REPLICA)}
@@ -305,6 +306,47 @@ def test_a_rerun_changes_nothing_and_check_mode_plans_the_queries():
     assert res.returncode == 0, res.stdout[-3000:]
     status = info(REPLICA)
     assert status["io_running"] == "Yes" and status["sql_running"] == "Yes"
+
+
+def test_global_variables_are_predicted_set_once_and_an_unknown_name_changes_nothing():
+    """hna.cloudos.mysql_variables on the primary: check mode, apply, rerun, rerun in check mode, then the server."""
+    def variables_args(variables):
+        return json.dumps(dict(login_host=ADDRESS[PRIMARY], login_password=ROOT_PASSWORD, variables=variables))
+
+    def values():
+        return query(PRIMARY, "SELECT @@max_connections, @@max_allowed_packet")[0]
+
+    before = values()
+    wanted = {"max_connections": before[0] + 7, "max-allowed-packet": "%dM" % (before[1] // 1024 ** 2 * 2)}
+    try:
+        results = []
+        for flags in (["--check", "--diff"], ["--diff"], [], ["--check"]):
+            rc, result, out = run_module_output(PRIMARY, "hna.cloudos.mysql_variables", variables_args(wanted), *flags)
+            assert rc == 0, out[-2000:]
+            assert ROOT_PASSWORD not in out
+            results.append(result)
+            if flags[:1] == ["--check"] and len(results) == 1:
+                assert values() == before, "check mode changed the server"
+        check, apply, rerun, rerun_check = results
+        assert check["changed"] and check["changed_variables"] == ["max_connections", "max_allowed_packet"]
+        assert check["queries"] == apply["queries"] == [
+            "SET GLOBAL max_connections = %d" % wanted["max_connections"],
+            "SET GLOBAL max_allowed_packet = %d" % (before[1] * 2)]
+        assert apply["changed"] and apply["variables"]["max_connections"] == {
+            "before": str(before[0]), "after": str(wanted["max_connections"])}
+        assert not rerun["changed"] and rerun["queries"] == [] and not rerun_check["changed"]
+        assert values() == (wanted["max_connections"], before[1] * 2)
+
+        rc, result, out = run_module_output(PRIMARY, "hna.cloudos.mysql_variables",
+                                            variables_args({"max_connections": before[0], "hnatest_no_such_variable": 1}))
+        assert rc != 0 and "hnatest_no_such_variable" in result["msg"] and "Nothing was changed" in result["msg"], out
+        assert ROOT_PASSWORD not in out
+        assert values() == (wanted["max_connections"], before[1] * 2), "a failed task changed the server"
+    finally:
+        rc, result, out = run_module_output(PRIMARY, "hna.cloudos.mysql_variables", variables_args(
+            {"max_connections": before[0], "max_allowed_packet": before[1]}))
+        assert rc == 0, out[-2000:]
+    assert values() == before
 
 
 def test_switchover_under_write_load_loses_no_committed_row():
