@@ -594,6 +594,11 @@ def test_the_schedule_runs_on_the_node_and_writes_its_status(tmp_path):
     res = schedule(tmp_path, "present", "--check", "--diff", "-vvv")
     assert res.returncode == 0 and re.search(r"changed=0\s", res.stdout), res.stdout[-3000:]
     assert SCRATCH_PASSWORD not in res.stdout + res.stderr
+    # A bundle whose mode drifted is put back (its content is the same: only the mode changes).
+    sh("chmod 0755 /usr/local/lib/hna-cloudos/backup/hnatest-sched.py")
+    res = schedule(tmp_path)
+    assert res.returncode == 0 and re.search(r"changed=1\s", res.stdout), res.stdout[-3000:]
+    assert sh("stat -c %a /usr/local/lib/hna-cloudos/backup/hnatest-sched.py").stdout.strip() == "700"
 
     cron = sh("cat /etc/cron.d/hna-cloudos-backup-hnatest-sched").stdout
     bundle = sh("cat /usr/local/lib/hna-cloudos/backup/hnatest-sched.py").stdout

@@ -84,6 +84,16 @@ def fingerprint(module, module_args, shebang, members):
     return digest.hexdigest()
 
 
+def _octal_mode(mode):
+    """A mode given as octal digits (``'0700'``, ``'700'``, ``0o700``) as four digits; ``None`` for a symbolic one."""
+    if isinstance(mode, int) and not isinstance(mode, bool):
+        return '%04o' % mode
+    text = str(mode)
+    if text.isdigit() and all(char in '01234567' for char in text) and len(text) <= 4:
+        return text.rjust(4, '0')
+    return None
+
+
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = True
@@ -122,23 +132,30 @@ class ActionModule(ActionBase):
         new = fingerprint(module, module_args, built.shebang, payload_members(built.b_module_data))
         result.update(dest=dest, module=module, fingerprint=new, size=len(built.b_module_data))
 
-        old = self._read_remote_fingerprint(dest + '.fingerprint', task_vars)
-        present = self._remote_file_exists(dest, task_vars)
-        if self._task.diff:
-            result['diff'] = dict(before_header=dest + '.fingerprint', after_header=dest + '.fingerprint',
-                                  before=(old or '') + '\n' if present and old else '',
-                                  after=new + '\n')
-        if old == new and present:
-            # Same bundle: only the file's mode may need a change.
+        # One module run reads both files: the stored fingerprint is compared by its SHA-1, the bundle's mode directly.
+        bundle, marker = self._read_remote_paths(dest, task_vars)
+        present = bundle.get('type') == 'file'
+        same = present and marker.get('checksum') == hashlib.sha1(to_bytes(new + '\n')).hexdigest()
+        if same and _octal_mode(args['mode']) == bundle.get('mode'):
+            result['changed'] = False
+            return result
+        if same:
+            # Same bundle: only the file's mode needs a change.
             file_result = self._execute_module('ansible.legacy.file', module_args=dict(path=dest, mode=args['mode'], state='file'),
                                                task_vars=task_vars)
             if file_result.get('failed'):
                 raise AnsibleError('module_bundle: cannot set the mode of %s: %s' % (dest, file_result.get('msg')))
             result['changed'] = bool(file_result.get('changed'))
-            if not result['changed']:
-                result.pop('diff', None)
+            if result['changed'] and self._task.diff:
+                result['diff'] = dict(before_header=dest, after_header=dest, before='mode %s\n' % bundle.get('mode'),
+                                      after='mode %s\n' % args['mode'])
             return result
 
+        if self._task.diff:
+            old = self._read_remote_fingerprint(dest + '.fingerprint', task_vars) if marker.get('exists') else None
+            result['diff'] = dict(before_header=dest + '.fingerprint', after_header=dest + '.fingerprint',
+                                  before=(old or '') + '\n' if present and old else '',
+                                  after=new + '\n')
         result['changed'] = True
         if self._task.check_mode:
             return result
@@ -152,12 +169,14 @@ class ActionModule(ActionBase):
             return None
         return to_text(base64.b64decode(slurped['content'])).strip()
 
-    def _remote_file_exists(self, path, task_vars):
-        stat = self._execute_module('ansible.legacy.stat', module_args=dict(path=path, get_checksum=False),
-                                    task_vars=task_vars)
-        if stat.get('failed'):
-            raise AnsibleError('module_bundle: cannot read %s on the host: %s' % (path, stat.get('msg')))
-        return bool(stat.get('stat', {}).get('exists')) and bool(stat['stat'].get('isreg'))
+    def _read_remote_paths(self, dest, task_vars):
+        """The path_info entries of the bundle and of its fingerprint file."""
+        marker_path = dest + '.fingerprint'
+        info = self._execute_module('hna.cloudos.path_info', module_args=dict(paths=[dest, marker_path]), task_vars=task_vars)
+        if info.get('failed'):
+            raise AnsibleError('module_bundle: cannot read %s on the host: %s' % (dest, info.get('msg')))
+        paths = info.get('paths') or {}
+        return paths.get(dest) or {}, paths.get(marker_path) or {}
 
     def _copy(self, dest, data, mode, task_vars):
         """Install `data` at `dest` with the copy action (atomic rename on the host)."""

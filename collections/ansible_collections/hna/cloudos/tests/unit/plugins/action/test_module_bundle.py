@@ -62,3 +62,9 @@ def test_argument_order_does_not_matter():
     one = module_bundle.fingerprint('m.n.o', {'a': 1, 'b': {'x': 1, 'y': 2}}, '#!/usr/bin/python3', [])
     two = module_bundle.fingerprint('m.n.o', {'b': {'y': 2, 'x': 1}, 'a': 1}, '#!/usr/bin/python3', [])
     assert one == two
+
+
+@pytest.mark.parametrize('mode, octal', [('0700', '0700'), ('700', '0700'), (0o700, '0700'), ('0644', '0644'),
+                                         ('u=rwx', None), ('0800', None), (True, None)])
+def test_modes_in_octal_digits_are_compared_as_four_digits(mode, octal):
+    assert module_bundle._octal_mode(mode) == octal
