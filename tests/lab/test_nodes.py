@@ -84,10 +84,13 @@ def test_check_mode_rerun_predicts_no_change():
     recap = [l for l in res.stdout.splitlines() if re.search(r"\bok=\d+\s+changed=", l)]
     assert len(recap) == len(NODES)
     assert all(re.search(r"\bchanged=0\b", l) for l in recap), "\n".join(recap)
-    # Every package is installed: apt (and its package lists) is not even asked.
-    install = res.stdout.split("TASK [docker_host : Install the engine packages of the distribution]", 1)[1]
-    install = install.split("TASK [", 1)[0]
-    assert sorted(re.findall(r"^skipping: \[([^\]]+)\]", install, re.M)) == NODES, install
+    # Every package is installed: apt (and its package lists) is not even asked, the installation's tasks are not
+    # read; every engine answers and starts at boot: neither the service task nor the wait for the engine runs.
+    assert "TASK [docker_host : Install the engine packages of the distribution]" not in res.stdout
+    for task in ("Install the engine from the distribution's packages", "Enable and start the engine (init script)",
+                 "Wait until the engine answers"):
+        output = res.stdout.split(f"TASK [docker_host : {task}]", 1)[1].split("TASK [", 1)[0]
+        assert sorted(re.findall(r"^skipping: \[([^\]]+)\]", output, re.M)) == NODES, f"{task}: {output}"
 
 
 def _engine_state(host):
