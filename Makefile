@@ -7,11 +7,11 @@ export ANSIBLE_ROLES_PATH := $(CURDIR)/roles
 export ANSIBLE_FORCE_COLOR ?= false
 INVENTORY ?= inventories/lab
 
-.PHONY: help setup lab lab-up lab-site lab-status lab-down lab-clean test \
+.PHONY: help setup lab lab-up lab-site lab-monitoring lab-status lab-down lab-clean test \
 	test-unit test-sanity test-lint test-collection test-molecule test-lab test-images test-local
 
 help:
-	@echo "make lab        set up this machine, build and start the lab, run playbooks/site.yml on it"
+	@echo "make lab        set up this machine, build and start the lab, run its main job (playbooks/lab.yml) and its monitoring"
 	@echo "make test       run every test (unit, sanity, lint, collection, molecule, lab end to end)"
 	@echo "make lab-status list the lab's containers"
 	@echo "make lab-down   remove the lab's containers, networks and volumes (keeps images and caches)"
@@ -20,13 +20,16 @@ help:
 setup:
 	@tools/setup.sh
 
-lab: setup lab-up lab-site
+lab: setup lab-up lab-site lab-monitoring
 
 lab-up:
 	@python lab/lab.py up
 
 lab-site:
 	@tools/timed.sh "the lab's main job" ansible-playbook -i $(INVENTORY) playbooks/lab.yml
+
+lab-monitoring:
+	@tools/timed.sh "the lab's monitoring" ansible-playbook -i $(INVENTORY) playbooks/monitoring.yml
 
 lab-status:
 	@python lab/lab.py status

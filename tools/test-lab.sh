@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The lab end to end: bring it up, run the main job, run it again (it must change nothing),
-# then check the real nodes with testinfra: the bad-input cases, the databases and backups, and the
+# The lab end to end: bring it up, run the main job, run it again (it must change nothing), the same
+# for the monitoring (playbooks/monitoring.yml), then check the real nodes with testinfra: the bad-input cases, the databases and backups, and the
 # releases of the fleet app under load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,8 +40,21 @@ if not recap or bad:
 print(f"second run of the main job: no change on {len(recap)} hosts")
 PY
 
-python -c 'import sys; a, b, c, d = map(float, sys.argv[1:]); print(f"lab up: {b-a:.1f}s; main job first run: {c-b:.1f}s; second run: {d-c:.1f}s ({(d-c)/(c-b):.2f}x of the first)")' \
-    "$t0" "$t1" "$t2" "$t3" | tee "$log/timings.txt"
+# The lab's monitoring (make lab's last step), twice: the second run must change nothing either.
+for run in 1 2; do
+    ansible-playbook playbooks/monitoring.yml | tee "$log/monitoring-$run.log"
+done
+t4=$(now)
+python - "$log/monitoring-2.log" <<'PY'
+import re, sys
+recap = [l for l in open(sys.argv[1]) if re.search(r"\bok=\d+\s+changed=\d+", l)]
+bad = [l.strip() for l in recap if not re.search(r"\bchanged=0\b", l) or re.search(r"\b(failed|unreachable)=[1-9]", l)]
+if not recap or bad:
+    sys.exit("second run of monitoring.yml was not a no-op:\n" + "\n".join(bad or ["no PLAY RECAP found"]))
+PY
+
+python -c 'import sys; a, b, c, d, e = map(float, sys.argv[1:]); print(f"lab up: {b-a:.1f}s; main job first run: {c-b:.1f}s; second run: {d-c:.1f}s ({(d-c)/(c-b):.2f}x of the first); monitoring, two runs: {e-d:.1f}s")' \
+    "$t0" "$t1" "$t2" "$t3" "$t4" | tee "$log/timings.txt"
 
 # The application images and the load balancers on this machine's own engine are the stage "local"
 # (tools/test-local.sh), which runs beside this one.
