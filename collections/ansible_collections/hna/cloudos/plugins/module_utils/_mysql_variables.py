@@ -23,10 +23,11 @@ from ansible_collections.hna.cloudos.plugins.module_utils._mysql import (
     connect,
     describe_error,
     masked,
+    _to_text,
     mysql_argument_spec,
     query_rows,
-    select_dialect,
 )
+from ansible_collections.hna.cloudos.plugins.module_utils._mysql_replication import read_dialect
 
 _NAME_RE = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
 _SIZE_RE = re.compile(r'^(\d+)\s*([KkMmGgTt])?$')
@@ -46,12 +47,6 @@ def normalize_name(name):
     if not isinstance(name, str) or not _NAME_RE.match(name.replace('-', '_')):
         raise MySQLError('variables: %r is not a variable name (letters, digits, _ and -, starting with a letter)' % (name,))
     return name.replace('-', '_').lower()
-
-
-def _text(value):
-    if isinstance(value, bytes):
-        return value.decode('utf-8', 'replace')
-    return '' if value is None else str(value)
 
 
 def wanted_text(value):
@@ -77,7 +72,7 @@ def _as_number(text):
 
 def same_value(current, wanted):
     """Whether the server's value ``current`` (text) already is ``wanted`` (a task value), in the server's terms."""
-    have = _text(current).strip()
+    have = _to_text(current).strip()
     want = wanted_text(wanted)
     if have.lower() in ('on', 'off'):
         flag = want.lower()
@@ -94,7 +89,7 @@ def same_value(current, wanted):
 def bind_value(current, wanted):
     """The value to bind in ``SET GLOBAL``: a number where the server shows one (a size in bytes), else text."""
     want = wanted_text(wanted)
-    if _NUMBER_RE.match(_text(current).strip()):
+    if _NUMBER_RE.match(_to_text(current).strip()):
         number = _as_number(want)
         if number is not None:
             return number
@@ -115,12 +110,12 @@ def plan(wanted, current):
             unknown.append(name)
             continue
         want = wanted_text(value)
-        have = _text(current[key]).strip()
+        have = _to_text(current[key]).strip()
         if _NUMBER_RE.match(have) and _as_number(want) is None:
             raise MySQLError('variables: %s takes a number (the server holds %s), not %r. Nothing was changed.'
                              % (name, have, value))
         if not same_value(current[key], value):
-            changes.append((key, _text(current[key]), bind_value(current[key], value)))
+            changes.append((key, _to_text(current[key]), bind_value(current[key], value)))
     return changes, unknown
 
 
@@ -135,7 +130,7 @@ def read_variables(connection, names):
         return {}
     placeholders = ', '.join(['%s'] * len(names))
     rows = query_rows(connection, ('SHOW GLOBAL VARIABLES WHERE Variable_name IN (%s)' % placeholders, tuple(names)))
-    return dict((_text(row['Variable_name']).lower(), _text(row['Value'])) for row in rows)
+    return dict((_to_text(row['Variable_name']).lower(), _to_text(row['Value'])) for row in rows)
 
 
 def diff_text(values):
@@ -159,8 +154,7 @@ def run_variables():
             raise MySQLError('variables: %s given twice (a - and an _ spelling name the same variable)' % ', '.join(duplicates))
         connection = connect(params)
         if params['mode'] == 'persist':
-            row = query_rows(connection, ('SELECT VERSION() AS version, @@version_comment AS version_comment', ()))[0]
-            if select_dialect(row['version'], row['version_comment']).flavour != MYSQL:
+            if read_dialect(connection).flavour != MYSQL:
                 raise MySQLError('mode: persist needs MySQL 8 (SET PERSIST); this server is MariaDB, which has no '
                                  'persisted variables: use mode global and write the value into an option file too')
         current = read_variables(connection, names)
