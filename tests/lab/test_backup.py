@@ -612,8 +612,8 @@ def test_the_schedule_runs_on_the_node_and_writes_its_status(tmp_path):
     assert status["id"].startswith("hnatest-sched-") and status["size"] > 0 and status["duration"] is not None
     assert info("hnatest-sched")["latest_verified"]["id"] == status["id"]
     prom = sh(f"cat {STATUS_DIR}/hnatest-sched.prom").stdout
-    assert 'hna_cloudos_backup_last_run_success{instance="hnatest-sched"} 1' in prom
-    assert re.search(r'hna_cloudos_backup_last_success_timestamp_seconds\{instance="hnatest-sched"\} \d', prom)
+    assert 'hna_cloudos_backup_last_run_success{backup="hnatest-sched"} 1' in prom
+    assert re.search(r'hna_cloudos_backup_last_success_timestamp_seconds\{backup="hnatest-sched"\} \d', prom)
     assert "ok id=hnatest-sched-" in sh("cat /var/log/hna-cloudos/hnatest-sched.log").stdout
 
     # A failing run (the password no longer matches): exit code 1, status failed, the last success kept.
@@ -625,7 +625,7 @@ def test_the_schedule_runs_on_the_node_and_writes_its_status(tmp_path):
     failed = json.loads(sh(f"cat {STATUS_DIR}/hnatest-sched.json").stdout)
     assert failed["result"] == "failed" and failed["consecutive_failures"] >= 1
     assert failed["last_success"] and re.search(r"denied|password", failed["last_error"], re.I), failed
-    assert 'hna_cloudos_backup_last_run_success{instance="hnatest-sched"} 0' in sh(f"cat {STATUS_DIR}/hnatest-sched.prom").stdout
+    assert 'hna_cloudos_backup_last_run_success{backup="hnatest-sched"} 0' in sh(f"cat {STATUS_DIR}/hnatest-sched.prom").stdout
 
     res = schedule(tmp_path, "absent")
     assert res.returncode == 0, res.stdout[-3000:]
