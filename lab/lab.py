@@ -52,6 +52,8 @@ APP_IMAGES = {
     "mariadb": "cloudos/mariadb:10.11",
     "nginx": "cloudos/nginx:1.22",
     "redis": "cloudos/redis:7.0",
+    # The Redis exporter of monitoring (role monitoring_agent, monitoring_agent_redis_exporters).
+    "redis-exporter": "cloudos/redis-exporter:1.45",
     "testlog-app": "cloudos/testlog-app:1",
     "tomcat": "cloudos/tomcat:10.1",
     "activemq": "cloudos/activemq:5.17",
@@ -393,7 +395,7 @@ def ssh_key() -> str:
 # The lab's secrets (.lab/secrets/<name>, 24 letters and digits each), made once by `lab.py up` and only read by
 # the lab inventory: a missing one is an error there, never a new password for a database that has another.
 LAB_SECRETS = ("mysql-root-password", "mysql-repl-password", "testlog-mysql-root-password", "registry-cloudos",
-               "store-cache-redis")
+               "store-cache-redis", "mysql-exporter-password")
 
 
 def ensure_secrets() -> list[str]:

@@ -22,7 +22,7 @@ LINE = re.compile(r'^[a-z_]+(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? -?[0-9.e+]+$')
 
 SUMMARY = {"Id": "abc123" * 10, "Names": ["/web-1"], "Image": "cloudos/nginx:1.22", "State": "running",
            "Labels": {"io.hna.cloudos.namespace": "testlog", "io.hna.cloudos.service": "nginx"}}
-INSPECTED = {"Name": "/web-1", "RestartCount": 3,
+INSPECTED = {"Name": "/web-1", "RestartCount": 3, "HostConfig": {"RestartPolicy": {"Name": "unless-stopped"}},
              "State": {"OOMKilled": False, "StartedAt": "2026-12-03T00:10:20.123456789Z",
                        "Health": {"Status": "unhealthy"}}}
 STATS = {"cpu_stats": {"cpu_usage": {"total_usage": 2_500_000_000}},
@@ -44,6 +44,7 @@ def test_a_running_container_with_a_health_check_gives_every_series():
     health = {labels["status"]: value for labels, value in values(samples, "hna_container_health_status")}
     assert health == {"starting": False, "healthy": False, "unhealthy": True}
     assert values(samples, "hna_container_start_time_seconds")[0][1] == pytest.approx(1796256620.123, abs=0.001)
+    assert values(samples, "hna_container_restart_policy") == [(dict(labels, policy="unless-stopped"), 1)]
 
 
 def test_a_stopped_container_without_health_check_has_no_usage_and_no_health():
@@ -51,7 +52,9 @@ def test_a_stopped_container_without_health_check_has_no_usage_and_no_health():
     inspected = {"Name": "/old", "RestartCount": 0, "State": {"OOMKilled": True, "StartedAt": "0001-01-01T00:00:00Z"}}
     samples = cm.container_samples(summary, inspected, None)
     assert {name for name, _, _ in samples} == {"hna_container_running", "hna_container_restarts_total",
-                                                "hna_container_oom_killed"}
+                                                "hna_container_oom_killed", "hna_container_restart_policy"}
+    # No restart policy in the answer: the engine's own default, no.
+    assert values(samples, "hna_container_restart_policy")[0][0]["policy"] == "no"
     assert values(samples, "hna_container_oom_killed")[0] == (
         {"name": "old", "namespace": "", "service": "", "image": "cloudos/nginx:1.22"}, True)
 
