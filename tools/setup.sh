@@ -30,3 +30,32 @@ if [ ! -e "$stamp" ]; then
     rm -f "$VENV"/.hna-cloudos-deps-*
     touch "$stamp"
 fi
+
+# promtool (the unit tests check the alert rules with it) from Debian's prometheus package, without installing the
+# package (that would start a Prometheus here): only usr/bin/promtool is taken out of the .deb, kept in .cache/debs.
+if [ ! -x "$VENV/bin/promtool" ]; then
+    echo "setup: installing promtool into $VENV/bin"
+    debs=.cache/debs
+    mkdir -p "$debs"
+    deb=""
+    for f in "$debs"/prometheus_*.deb; do [ -e "$f" ] && deb=$f; done
+    if [ -z "$deb" ]; then
+        apt-cache show prometheus >/dev/null 2>&1 || apt-get update -qq
+        rm -rf "$debs/download"
+        mkdir "$debs/download"
+        # As root apt downloads as the user _apt, which cannot write here (and warns): download as root instead.
+        (cd "$debs/download" && apt-get download -qq -o APT::Sandbox::User=root prometheus)
+        for f in "$debs"/download/prometheus_*.deb; do [ -e "$f" ] && mv "$f" "$debs/" && deb="$debs/${f##*/}"; done
+        rmdir "$debs/download"
+        [ -n "$deb" ] || { echo "setup: apt-get download prometheus gave no .deb" >&2; exit 1; }
+    fi
+    if dpkg-deb --fsys-tarfile "$deb" | tar -x -O ./usr/bin/promtool > "$VENV/bin/promtool.new" \
+            && chmod 755 "$VENV/bin/promtool.new" && "$VENV/bin/promtool.new" --version >/dev/null; then
+        mv "$VENV/bin/promtool.new" "$VENV/bin/promtool"
+    else
+        # A .deb without a working promtool is removed: the next run downloads it again.
+        rm -f "$VENV/bin/promtool.new" "$deb"
+        echo "setup: no working promtool in $deb" >&2
+        exit 1
+    fi
+fi

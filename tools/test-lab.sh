@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The lab end to end: bring it up, run the main job, run it again (it must change nothing), the same
-# for the monitoring (playbooks/monitoring.yml), then check the real nodes with testinfra: the bad-input cases, the databases and backups, and the
-# releases of the fleet app under load.
+# for the monitoring (playbooks/monitoring.yml), then check the real nodes with testinfra: the bad-input cases, the databases and backups, the
+# releases of the fleet app under load, and last, alone, the alerts fired by real faults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/${VENV:-.venv}/bin:$PATH"
@@ -64,9 +64,12 @@ python -c 'import sys; a, b, c, d, e = map(float, sys.argv[1:]); print(f"lab up:
 # database tests, the others after the releases and A/B tests.
 databases="tests/lab/test_mysql.py tests/lab/test_backup.py tests/lab/test_app_store.py tests/lab/test_awx_db_jobs.py"
 last="tests/lab/test_awx_jobs.py"
+# The alerts are fired by stopping parts of the lab (an exporter, a load balancer, the registry, replication): their
+# tests run alone, after both groups.
+alone="tests/lab/test_alerts.py"
 others=""
 for file in tests/lab/test_*.py; do
-    case " $databases $last " in *" $file "*) ;; *) others="$others $file" ;; esac
+    case " $databases $last $alone " in *" $file "*) ;; *) others="$others $file" ;; esac
 done
 groups=("$databases" "${others# } $last")
 pids=()
@@ -82,4 +85,12 @@ done
 rc=0
 for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
 for i in "${!groups[@]}"; do cat "$log/tests-$i.log"; done
+start=$(date +%s)
+set +e
+# shellcheck disable=SC2086 # one word per test file
+pytest -q -p no:cacheprovider --durations=5 -s $alone 2>&1 | tee "$log/tests-alone.log"
+alone_rc=${PIPESTATUS[0]}
+set -e
+echo "== tests on the nodes, alone ($alone): exit $alone_rc in $(( $(date +%s) - start ))s"
+[ "$alone_rc" -eq 0 ] || rc=1
 exit "$rc"

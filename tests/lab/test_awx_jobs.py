@@ -22,6 +22,7 @@ RUN = [
     ('CloudOS - A/B test of an app', {}, None),
     ('CloudOS - drain or undrain a cloud at the GLB', {}, None),
     ('CloudOS - finish the releases of an app', {}, None),
+    ('CloudOS - monitoring', {}, None),
 ]
 DB_RUN = ['CloudOS - database servers and replication', 'CloudOS - database backup']
 NOT_RUN = {

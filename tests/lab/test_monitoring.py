@@ -7,13 +7,14 @@ settings are put back, bad input fails naming the variable.
 The only requests go to the nodes' own node_exporter (GET /metrics, a few a second at most)."""
 
 import datetime
+import json
 import re
 import time
 import urllib.request
 
 import pytest
 
-from conftest import HOSTVARS, NODES, node_host, run_playbook, wait_for
+from conftest import HOSTVARS, NODES, REPO, group_hosts, node_host, run_playbook, wait_for
 
 NODE = "bj2-node2"
 PORT = 9100
@@ -142,3 +143,95 @@ def test_bad_input_fails_naming_the_variable_and_changes_nothing(override, name)
     assert res.returncode != 0
     assert name in res.stdout, res.stdout[-3000:]
     assert node_host(NODE).check_output("sha256sum /etc/default/prometheus-node-exporter") == before
+
+
+# --- The monitoring server (role monitoring_server) -----------------------------------------------------------------
+SERVER = sorted(group_hosts("monitoring_servers"))[0]
+PROMETHEUS = f"http://{HOSTVARS[SERVER]['lab_interconnect_address']}:9090"
+SECRETS = REPO / ".lab" / "secrets"
+
+
+def prometheus(path):
+    with urllib.request.urlopen(PROMETHEUS + path, timeout=10) as response:
+        body = json.load(response)
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+def test_every_node_database_cache_load_balancer_and_the_registry_is_a_healthy_target():
+    expected = {("node", host) for host in NODES}
+    expected |= {("mysqld", host) for host in group_hosts("db_servers")}
+    expected |= {("redis", host) for host in NODES for _ in HOSTVARS[host].get("monitoring_agent_redis_exporters", [])}
+    expected |= {("probe", f"lb-{HOSTVARS[host]['cloud_name']}") for host in group_hosts("lb")}
+    expected |= {("probe", f"fleet-{HOSTVARS[host]['cloud_name']}") for host in group_hosts("lb")}
+    expected |= {("probe", "glb"), ("probe", "fleet-glb"), ("probe", "registry"), ("prometheus", SERVER),
+                 ("alertmanager", SERVER), ("blackbox", SERVER)}
+    assert len([h for h in NODES if HOSTVARS[h].get("monitoring_agent_redis_exporters")]) == 2
+
+    def targets():
+        active = prometheus("/api/v1/targets")["activeTargets"]
+        return {(t["labels"]["job"], t["labels"]["instance"]): t for t in active}
+    found = wait_for(lambda: (lambda t: t if expected <= set(t) and all(t[k]["health"] == "up" for k in expected)
+                              else None)(targets()), 60, "every target up", 3)
+    assert set(found) == expected, set(found) ^ expected
+    # Up, and answering for what it watches: each server, each cache, each check.
+    for metric, count in (("mysql_up", len(group_hosts("db_servers"))), ("redis_up", 2),
+                          ("probe_success", len([k for k in expected if k[0] == "probe"]))):
+        values = prometheus(f"/api/v1/query?query={metric}")["result"]
+        assert len(values) == count and all(v["value"][1] == "1" for v in values), (metric, values)
+    replicating = prometheus("/api/v1/query?query=mysql_slave_status_slave_sql_running")["result"]
+    assert [v["metric"]["instance"] for v in replicating] == ["hz-node1"], replicating
+
+
+def test_no_password_in_the_configuration_prometheus_shows_or_in_a_process_list():
+    passwords = [(SECRETS / name).read_text().strip() for name in
+                 ("mysql-exporter-password", "store-cache-redis", "mysql-root-password")]
+    shown = prometheus("/api/v1/status/config")["yaml"] + json.dumps(prometheus("/api/v1/status/flags"))
+    assert "mysqld" in shown and "redis" in shown
+    for password in passwords:
+        assert password not in shown
+    for host in sorted(group_hosts("db_servers")) + ["bj2-node2"]:
+        node = node_host(host)
+        processes = node.check_output("ps -eo args")
+        assert not [p for p in passwords if p in processes], host
+    cnf = node_host("bj2-node1").file("/etc/prometheus/mysqld-exporter.cnf")
+    assert (cnf.mode, cnf.user) == (0o600, "prometheus")
+    login = node_host("bj2-node2").file("/etc/hna-cloudos/monitoring/redis-store-cache.json")
+    assert (login.mode, login.uid) == (0o400, 65534)
+    inspected = node_host("bj2-node2").check_output("docker inspect redis-exporter-store-cache")
+    assert not [p for p in passwords if p in inspected]
+
+
+def test_a_broken_rule_file_is_refused_before_prometheus_reloads():
+    node = node_host(SERVER)
+    before = node.check_output("sha256sum /etc/prometheus/rules.d/hna-cloudos.rules.yml")
+    res = run_playbook("playbooks/monitoring.yml", "-l", SERVER, "-e",
+                       '{"monitoring_server_restart_window": "15 minutes"}')
+    # promtool's own words, naming the rule.
+    assert res.returncode != 0 and re.search(r'"ContainerRestarting": could not parse expression', res.stdout), \
+        res.stdout[-3000:]
+    assert node.check_output("sha256sum /etc/prometheus/rules.d/hna-cloudos.rules.yml") == before
+    assert all(r["health"] == "ok" for g in prometheus("/api/v1/rules")["groups"] for r in g["rules"])
+
+
+def test_a_drifted_server_configuration_is_put_back_and_reloaded_in_place():
+    node = node_host(SERVER)
+    pids = {name: node.check_output(f"pgrep -o -f '^/usr/bin/{name}( |$)'") for name in ("prometheus", "prometheus-alertmanager")}
+    try:
+        node.check_output("sed -i 's/group_wait: .*/group_wait: 1h/' /etc/prometheus/alertmanager.yml && "
+                          "sed -i 's/^  - name: hna-cloudos-hosts/  - name: drifted/' /etc/prometheus/rules.d/hna-cloudos.rules.yml")
+        res = run_playbook("playbooks/monitoring.yml", "-l", SERVER, "--check", "--diff")
+        assert res.returncode == 0 and "group_wait: 1h" in res.stdout and "drifted" in res.stdout, res.stdout[-3000:]
+        assert "group_wait: 1h" in node.file("/etc/prometheus/alertmanager.yml").content_string
+        res = run_playbook("playbooks/monitoring.yml", "-l", SERVER)
+        assert res.returncode == 0 and re.search(r"RUNNING HANDLER \[monitoring_server : Reload Alertmanager", res.stdout), \
+            res.stdout[-3000:]
+        groups = wait_for(lambda: (lambda g: g if "hna-cloudos-hosts" in g else None)(
+            [group["name"] for group in prometheus("/api/v1/rules")["groups"]]), 30, "the rules reloaded", 1)
+        assert "drifted" not in groups
+        # Read again in place (SIGHUP), not restarted: the same processes.
+        assert {name: node.check_output(f"pgrep -o -f '^/usr/bin/{name}( |$)'") for name in pids} == pids
+        res = run_playbook("playbooks/monitoring.yml", "-l", SERVER)
+        assert res.returncode == 0 and re.search(r"\bchanged=0\b", res.stdout), changed_tasks(res.stdout)
+    finally:
+        run_playbook("playbooks/monitoring.yml", "-l", SERVER)

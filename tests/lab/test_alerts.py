@@ -1,0 +1,207 @@
+"""Alerts of the lab's monitoring server (playbooks/monitoring.yml, role monitoring_server), fired by real faults:
+node_exporter of a node stopped, a container that should run stopped, the replica's SQL thread stopped, the scheduled
+backup failing and then stale, fleet's containers of one cloud stopped (errors through that cloud's load balancer),
+the other cloud's load balancer stopped, the registry stopped. Each alert must reach the webhook receiver (the alert
+log on the monitoring server) within its `for` time plus a scrape and an evaluation interval and Alertmanager's
+group_wait, and each must be resolved, and the resolution received, once its fault is undone.
+
+These tests stop parts of the lab on purpose: tools/test-lab.sh runs this file alone, after the other lab tests. Every
+request goes to the lab's own addresses (Prometheus' API on the monitoring server, the lab's database servers)."""
+
+import calendar
+import json
+import re
+import time
+import urllib.parse
+import urllib.request
+
+import pymysql
+import pytest
+
+from conftest import HOSTVARS, REPO, group_hosts, node_host, wait_for
+
+SERVER = sorted(group_hosts("monitoring_servers"))[0]
+PROMETHEUS = f"http://{HOSTVARS[SERVER]['lab_interconnect_address']}:9090"
+ALERT_LOG = "/var/log/hna-cloudos/alerts.jsonl"
+PRIMARY, REPLICA = "bj2-node1", "hz-node1"
+ROOT_PASSWORD = (REPO / ".lab" / "secrets" / "mysql-root-password").read_text().strip()
+BACKUP = "mysql"
+TEXTFILE = f"/var/lib/prometheus/node-exporter/{BACKUP}.prom"
+CRON = f"/etc/cron.d/hna-cloudos-backup-{BACKUP}"
+LOGIN = f"/etc/hna-cloudos/backup/{BACKUP}/login-password"
+
+
+def seconds(text):
+    """A Prometheus duration such as 15s or 2m, in seconds."""
+    value, unit = re.fullmatch(r"(\d+)(ms|s|m|h)", str(text)).groups()
+    return int(value) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+
+
+SETTINGS = HOSTVARS[SERVER]
+SCRAPE, EVALUATION = seconds(SETTINGS["monitoring_server_scrape_interval"]), seconds(SETTINGS["monitoring_server_evaluation_interval"])
+GROUP_WAIT = seconds(SETTINGS["monitoring_server_group_wait"])
+# Time for a notification on top of the rule's `for`: one scrape to see the fault, one evaluation to start the alert
+# and one to fire it, Alertmanager's group_wait, and 10 s for a lab that the other stages load.
+MARGIN = SCRAPE + 2 * EVALUATION + GROUP_WAIT + 10
+
+
+def rule_for(alertname):
+    """The `for` of an alert as Prometheus runs it (its rules API), in seconds."""
+    for group in api("/api/v1/rules")["groups"]:
+        for rule in group["rules"]:
+            if rule.get("name") == alertname:
+                return rule.get("duration", 0)
+    raise AssertionError(f"no rule {alertname} in Prometheus")
+
+
+def api(path, **params):
+    url = PROMETHEUS + path + ("?" + urllib.parse.urlencode(params) if params else "")
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body = json.load(response)
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+def firing():
+    return [a for a in api("/api/v1/alerts")["alerts"] if a["state"] == "firing"]
+
+
+def received():
+    """The notifications the alert log recorded, one dict per alert."""
+    text = node_host(SERVER).check_output(f"cat {ALERT_LOG}")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def sh(host, command):
+    return node_host(host).check_output(command)
+
+
+def sql(host, statement):
+    with pymysql.connect(host=HOSTVARS[host]["lab_interconnect_address"], port=3306, user="root",
+                         password=ROOT_PASSWORD, connect_timeout=10, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(statement)
+
+
+def backup_command():
+    """The scheduled backup's command, as cron on the primary runs it."""
+    cron = sh(PRIMARY, f"cat {CRON}")
+    return re.search(r"^\S+ \S+ \S+ \S+ \S+ root (.*?) >/dev/null", cron, re.M).group(1)
+
+
+def fleet_containers(host):
+    return sh(host, "docker ps -a --filter label=org.hna-cloudos.release.app=fleet --format '{{.Names}}'").split()
+
+
+# Each fault: (alert name, the labels that identify its alert, how to make it, how to undo it).
+CLOUD_A, CLOUD_B = HOSTVARS["bj2-node1"]["cloud_name"], HOSTVARS["hz-node1"]["cloud_name"]
+HZ_FLEET_NODES = sorted(h for h in group_hosts("docker_hosts") if HOSTVARS[h]["cloud_name"] == CLOUD_B)
+
+
+def stale_backup():
+    """The status of the last run, as the runner would write it 27 hours later without a run in between: the time
+    of the last success moved back. The schedule itself cannot be stopped for a day in a test."""
+    old = time.time() - 27 * 3600
+    sh(PRIMARY, f"sed -i -E 's/^(hna_cloudos_backup_last_success_timestamp_seconds\\{{[^}}]*\\}}) .*/\\1 {old:.3f}/' {TEXTFILE}")
+
+
+FAULTS = [
+    ("NodeDown", {"instance": "bj2-node2"},
+     lambda: sh("bj2-node2", "service prometheus-node-exporter stop"),
+     lambda: sh("bj2-node2", "service prometheus-node-exporter start")),
+    ("ContainerNotRunning", {"instance": "hz-node2", "name": "hnatest-alert-worker"},
+     lambda: sh("hz-node2", "docker stop -t 1 hnatest-alert-worker"),
+     lambda: sh("hz-node2", "docker start hnatest-alert-worker")),
+    ("ReplicationStopped", {"instance": REPLICA},
+     lambda: sql(REPLICA, "STOP SLAVE SQL_THREAD"),
+     lambda: sql(REPLICA, "START SLAVE SQL_THREAD")),
+    ("BackupFailed", {"instance": PRIMARY, "backup": BACKUP},
+     lambda: sh(PRIMARY, f"cp -p {LOGIN} {LOGIN}.saved && echo wrong > {LOGIN} && ({backup_command()} || true)"),
+     lambda: sh(PRIMARY, f"mv {LOGIN}.saved {LOGIN} && {backup_command()}")),
+    ("AppUnhealthy", {"probe": f"fleet-{CLOUD_B}"},
+     lambda: [sh(h, "docker stop -t 1 " + " ".join(fleet_containers(h))) for h in HZ_FLEET_NODES],
+     lambda: [sh(h, "docker start " + " ".join(fleet_containers(h))) for h in HZ_FLEET_NODES]),
+    ("LoadBalancerDown", {"probe": f"lb-{CLOUD_A}", "cloud": CLOUD_A},
+     lambda: sh("bj2-node1", "docker stop -t 1 lb"),
+     lambda: sh("bj2-node1", "docker start lb")),
+    ("RegistryDown", {"probe": "registry"},
+     lambda: sh("bj2-node1", "docker stop -t 1 registry"),
+     lambda: sh("bj2-node1", "docker start registry")),
+]
+
+
+def matches(alert, name, labels):
+    return alert["labels"].get("alertname") == name and all(alert["labels"].get(k) == v for k, v in labels.items())
+
+
+def arrivals(faults, status, before):
+    """{alert name: Unix time the receiver first recorded it with ``status``} for the faults it recorded so far."""
+    seen = {}
+    for record in received()[before:]:
+        for name, labels in faults:
+            if record["status"] == status and matches(record, name, labels) and name not in seen:
+                seen[name] = calendar.timegm(time.strptime(record["received"], "%Y-%m-%dT%H:%M:%SZ"))
+    return seen
+
+
+def all_of(faults, status, before):
+    seen = arrivals(faults, status, before)
+    return seen if len(seen) == len(faults) else None
+
+
+def test_rules_are_loaded_and_no_alert_fires_on_the_healthy_lab():
+    rules = [r for g in api("/api/v1/rules")["groups"] for r in g["rules"]]
+    assert len(rules) >= 18 and all(r["health"] == "ok" for r in rules), rules
+    # The lab after every other test: replication running, every load balancer, container and backup as the main
+    # job left them. A firing alert here is a fault some test left behind.
+    wait_for(lambda: not firing(), 90, "no firing alert", 3)
+
+
+@pytest.fixture()
+def worker():
+    """A container on hz-node2 that should run (restart policy unless-stopped), seen running by the metrics."""
+    node = node_host("hz-node2")
+    images = node.check_output("docker image ls --format '{{.Repository}}:{{.Tag}}'").split()
+    image = [i for i in images if re.search(r"(^|/)cloudos/redis:[^<]+$", i)][0]
+    node.run("docker rm -f hnatest-alert-worker")
+    node.check_output(f"docker run -d --name hnatest-alert-worker --restart unless-stopped --no-healthcheck --entrypoint sleep {image} 86400")
+    wait_for(lambda: api("/api/v1/query", query='hna_container_running{name="hnatest-alert-worker"} == 1')["result"],
+             90, "the worker running in Prometheus", 2)
+    yield
+    node.run("docker rm -f hnatest-alert-worker")
+
+
+@pytest.fixture()
+def fresh_backup():
+    """A successful scheduled backup run on the primary, so that its status is in node_exporter's textfile directory."""
+    sh(PRIMARY, backup_command())
+    wait_for(lambda: api("/api/v1/query", query=f'hna_cloudos_backup_last_run_success{{backup="{BACKUP}"}} == 1')["result"],
+             60, "the backup's status in Prometheus", 2)
+    yield
+    sh(PRIMARY, f"test ! -e {LOGIN}.saved || mv {LOGIN}.saved {LOGIN}")
+
+
+def test_each_fault_fires_its_alert_and_undoing_it_resolves_it(worker, fresh_backup):
+    faults = [(name, labels) for name, labels, _, _ in FAULTS] + [("BackupStale", {"instance": PRIMARY, "backup": BACKUP})]
+    before = len(received())
+    started = {}
+    try:
+        for name, _, make, _ in FAULTS:
+            make()
+            started[name] = time.time()
+        # The stale backup: the last run failed above; its last success now also looks 27 hours old.
+        stale_backup()
+        started["BackupStale"] = time.time()
+        deadline = max(rule_for(name) for name, _ in faults) + MARGIN + 30
+        fired = wait_for(lambda: all_of(faults, "firing", before), deadline, "every alert firing at the receiver", 2)
+        for name, _ in faults:
+            latency = fired[name] - started[name]
+            print(f"{name}: received {latency:.0f} s after the fault (for: {rule_for(name):.0f} s)")
+            # The receiver's clock has a resolution of a second.
+            assert latency <= rule_for(name) + MARGIN + 1, (name, latency)
+    finally:
+        for name, _, _, undo in FAULTS:
+            undo()
+    # The successful run that undid BackupFailed wrote a fresh last success: BackupStale resolves with it.
+    resolved = wait_for(lambda: all_of(faults, "resolved", before), 120, "every alert resolved at the receiver", 2)
+    assert set(resolved) == {name for name, _ in faults}
+    wait_for(lambda: not firing(), 90, "no firing alert once every fault is undone", 3)
