@@ -47,6 +47,14 @@ def test_a_running_container_with_a_health_check_gives_every_series():
     assert values(samples, "hna_container_restart_policy") == [(dict(labels, policy="unless-stopped"), 1)]
 
 
+def test_a_stopped_container_has_no_health_even_when_the_engine_kept_one():
+    # The engine keeps the last health of a stopped container (often unhealthy): it is not a health of now.
+    inspected = dict(INSPECTED, State=dict(INSPECTED["State"], Health={"Status": "unhealthy"}))
+    samples = cm.container_samples(dict(SUMMARY, State="exited"), inspected, None)
+    assert values(samples, "hna_container_health_status") == []
+    assert values(samples, "hna_container_running")[0][1] is False
+
+
 def test_a_stopped_container_without_health_check_has_no_usage_and_no_health():
     summary = dict(SUMMARY, State="exited", Labels={})
     inspected = {"Name": "/old", "RestartCount": 0, "State": {"OOMKilled": True, "StartedAt": "0001-01-01T00:00:00Z"}}
