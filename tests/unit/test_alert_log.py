@@ -1,8 +1,6 @@
 """hna-cloudos-alert-log (role monitoring_server), Alertmanager's webhook receiver: its records() on notifications and on
 what is not one, and the script run for real on 127.0.0.1, fed Alertmanager's webhook format (version 4) over HTTP."""
 
-import importlib.machinery
-import importlib.util
 import json
 import socket
 import subprocess
@@ -14,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from scriptmodule import load
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "roles" / "monitoring_server" / "files" / "hna-cloudos-alert-log"
-loader = importlib.machinery.SourceFileLoader("alert_log", str(SCRIPT))
-spec = importlib.util.spec_from_loader("alert_log", loader)
-alert_log = importlib.util.module_from_spec(spec)
-loader.exec_module(alert_log)
+alert_log = load("alert_log", SCRIPT.relative_to(REPO))
 
 FIELDS = {"received", "status", "alertname", "labels", "annotations", "startsAt", "endsAt", "groupKey"}
 

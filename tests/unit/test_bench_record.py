@@ -1,12 +1,8 @@
 """bench/benchrecord.py: the rows of a benchmark go into its own table of docs/benchmarks.md."""
 
-import importlib.util
-from pathlib import Path
+from scriptmodule import load
 
-REPO = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("benchrecord", REPO / "bench" / "benchrecord.py")
-benchrecord = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(benchrecord)
+benchrecord = load("benchrecord", "bench/benchrecord.py")
 
 DOC = """# Benchmarks
 

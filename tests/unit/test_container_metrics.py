@@ -1,8 +1,6 @@
 """hna-cloudos-container-metrics (role monitoring_agent): the samples it makes of the engine's answers, the text format
 it writes, and two runs for real: against this machine's Docker engine, and against a socket where none answers."""
 
-import importlib.machinery
-import importlib.util
 import os
 import re
 import subprocess
@@ -11,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from scriptmodule import load
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "roles" / "monitoring_agent" / "files" / "hna-cloudos-container-metrics"
-loader = importlib.machinery.SourceFileLoader("container_metrics", str(SCRIPT))
-spec = importlib.util.spec_from_loader("container_metrics", loader)
-cm = importlib.util.module_from_spec(spec)
-loader.exec_module(cm)
+cm = load("container_metrics", SCRIPT.relative_to(REPO))
 
 LINE = re.compile(r'^[a-z_]+(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? -?[0-9.e+]+$')
 

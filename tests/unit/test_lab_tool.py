@@ -1,16 +1,10 @@
 """Pure logic of the lab tool: reading apt sources, recipe hashes, topology checks."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("lab_tool", REPO / "lab" / "lab.py")
-lab = importlib.util.module_from_spec(spec)
-sys.modules["lab_tool"] = lab
-spec.loader.exec_module(lab)
+from scriptmodule import load
+
+lab = load("lab_tool", "lab/lab.py")
 
 
 def test_sources_deb822(tmp_path):
