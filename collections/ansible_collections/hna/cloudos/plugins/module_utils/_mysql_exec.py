@@ -30,6 +30,7 @@ is killed (its whole session) and :class:`ExecError` is raised.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import os
 import select
@@ -49,6 +50,11 @@ from ansible_collections.hna.cloudos.plugins.module_utils._docker_client import 
 CHUNK = 1024 * 1024
 #: Size of the reads from the FIFO of :meth:`ContainerExec.stream_out` on the engine's own host.
 FIFO_CHUNK = 4 * 1024 * 1024
+#: Capacity asked for that FIFO: the default, 64 KiB, makes the compressor and the module take turns in small steps;
+#: 1 MiB is the most a process may ask for without CAP_SYS_RESOURCE (/proc/sys/fs/pipe-max-size).
+FIFO_CAPACITY = 1024 * 1024
+#: ``fcntl`` command that sets the capacity of a pipe (Linux; in the ``fcntl`` module from Python 3.10).
+F_SETPIPE_SZ = getattr(fcntl, 'F_SETPIPE_SZ', 1031)
 #: Name of that FIFO in the ``out`` directory of a script.
 FIFO_NAME = 'stream'
 #: Where the private directories are created inside a container.
@@ -270,6 +276,9 @@ class ContainerExec(_Exec):
                 descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
             except OSError:
                 root = None
+            else:
+                with contextlib.suppress(OSError):
+                    fcntl.fcntl(descriptor, F_SETPIPE_SZ, FIFO_CAPACITY)
         if root is not None:
             self.transport = 'fifo'
             try:

@@ -19,8 +19,8 @@ description:
     its sha256 while it writes it, so the file is never read a second time for its checksum.
   - The data file is written under a temporary name (C(.<name>.partial)), flushed to disk and renamed into place only
     when every stage of the pipeline exited 0; a JSON manifest is then written beside it the same way. A failure in
-    any stage fails the task with one line naming the stage (V(dump), V(backup), V(stream), V(compress), V(write)) and
-    its last error, and leaves nothing behind. Only a data file with its manifest counts as a backup.
+    any stage fails the task with one line naming the stage (V(dump), V(backup), V(stream), V(compress), V(write),
+    V(position)) and its last error, and leaves nothing behind. Only a data file with its manifest counts as a backup.
   - The manifest records the server (host, container, flavour, version), the method, the databases, the GTID and
     binary log position of the snapshot, the exact row count of every table at that position (logical backups),
     times, size, sha256, tool versions and whether it was verified.
