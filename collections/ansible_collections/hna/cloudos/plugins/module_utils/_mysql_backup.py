@@ -430,6 +430,23 @@ def compare_counts(expected, actual):
     return problems
 
 
+def counts_verdict(counts, problem, log_bin, dump_gtid, counted_gtid, detected):
+    """``(counts, reason)``: the row counts of the counting snapshot if they are the dump's, else ``None`` and why.
+
+    With a binary log, the GTID positions of the two snapshots must be equal. Without one, the hold must have lasted
+    until the dump's snapshot was seen; a dump of no table at all (an empty database ends before the watcher sees
+    it) has nothing to count, and its empty counts are right whatever the snapshot.
+    """
+    if counts is None:
+        return None, problem
+    if log_bin:
+        if dump_gtid != counted_gtid:
+            return None, 'the dump recorded GTID position %s, the counting snapshot %s' % (dump_gtid, counted_gtid)
+    elif not detected and counts:
+        return None, 'the dump\'s snapshot was not seen in time (no binary log to check the position)'
+    return counts, None
+
+
 # -- Row counts at the snapshot -----------------------------------------------------------------------------
 
 class SnapshotCounter:
@@ -947,13 +964,8 @@ class BackupTask:
         lock_seconds = None
         if counter is not None:
             lock_seconds = counter.lock_seconds
-            counts, reason = counter.counts, counter.problem
-            if counts is not None and server['log_bin']:
-                if position['gtid'] != counter.position['gtid']:
-                    counts, reason = None, ('the dump recorded GTID position %s, the counting snapshot %s'
-                                            % (position['gtid'], counter.position['gtid']))
-            elif counts is not None and not counter.detected:
-                counts, reason = None, 'the dump\'s snapshot was not seen in time (no binary log to check the position)'
+            counts, reason = counts_verdict(counter.counts, counter.problem, server['log_bin'], position['gtid'],
+                                            counter.position['gtid'], counter.detected)
             if counts is None:
                 self.warn('row counts are left out of backup %s: %s' % (backup_id, reason or 'they could not be read'))
             manifest['row_counts'] = counts

@@ -319,3 +319,16 @@ def test_no_counts_after_a_failed_dump(monkeypatch):
     counter.stream_ended(False)
     counter.finish(5)
     assert counter.counts is None and not any(sql.startswith('SELECT COUNT') for sql in log)
+
+
+def test_counts_verdict():
+    counts = {'testlog.t': 3}
+    assert backup.counts_verdict(counts, None, True, '0-1-5', '0-1-5', False) == (counts, None)
+    dropped, reason = backup.counts_verdict(counts, None, True, '0-1-6', '0-1-5', True)
+    assert dropped is None and '0-1-6' in reason and '0-1-5' in reason
+    assert backup.counts_verdict(counts, None, False, None, None, True) == (counts, None)
+    dropped, reason = backup.counts_verdict(counts, None, False, None, None, False)
+    assert dropped is None and 'not seen in time' in reason
+    # A database without tables: the dump ends before the watcher sees it, and there is nothing to count.
+    assert backup.counts_verdict({}, None, False, None, None, False) == ({}, None)
+    assert backup.counts_verdict(None, 'Lost connection', False, None, None, True) == (None, 'Lost connection')
