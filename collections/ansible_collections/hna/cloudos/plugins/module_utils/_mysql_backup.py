@@ -96,8 +96,9 @@ _POST_SNAPSHOT_RE = re.compile(
     r"SELECT LOGFILE_GROUP_NAME, FILE_NAME, TOTAL_EXTENTS|SELECT DISTINCT TABLESPACE_NAME, FILE_NAME|"
     r"SHOW CREATE DATABASE IF NOT EXISTS|SAVEPOINT sp|ROLLBACK TO SAVEPOINT sp|SELECT /\*!40001 SQL_NO_CACHE \*/|"
     r"SELECT engine, table_type FROM INFORMATION_SCHEMA\.TABLES WHERE table_schema = DATABASE\(\))", re.IGNORECASE)
-#: The last line of ``zstd -vv``: ``/*stdin*\\ : 49.57%   (1004477506 B => 497942731 B, /*stdout*\\)``.
-_ZSTD_SIZES_RE = re.compile(r'\(\s*(\d+) B => \s*\d+ B,')
+#: The last line of ``zstd -vv``: ``/*stdin*\\ : 49.57%   (1004477506 B => 497942731 B, /*stdout*\\)`` (zstd 1.5);
+#: before 1.5 ``(1004477506 => 497942731 bytes, /*stdout*\\)``.
+_ZSTD_SIZES_RE = re.compile(r'\(\s*(\d+)(?: B)? => \s*\d+(?: B| bytes),')
 _START_SNAPSHOT_RE = re.compile(r'^\s*START TRANSACTION /\*!40100 WITH CONSISTENT SNAPSHOT \*/', re.IGNORECASE)
 
 

@@ -61,6 +61,8 @@ def test_raw_size_from_the_zstd_report():
               '/*stdin*\\            : 49.57%   (1004477506 B => 497942731 B, /*stdout*\\) \n'
               '/*stdin*\\            : Completed in 8.09 sec  (cpu load : 108%)\n')
     assert backup.raw_size(report) == 1004477506
+    assert backup.raw_size('/*stdin*\\            : 49.57%   (1004477506 => 497942731 bytes, /*stdout*\\) \n') == 1004477506
+    assert backup.raw_size('/*stdin*\\ : 49.57%   (957.95 MiB =>  474.9 MiB, /*stdout*\\)') is None
     assert backup.raw_size('') is None and backup.raw_size(None) is None
 
 
