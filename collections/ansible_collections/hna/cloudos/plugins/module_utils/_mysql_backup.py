@@ -64,7 +64,6 @@ from ansible_collections.hna.cloudos.plugins.module_utils._mysql_exec import (
     forget_files_trap,
     stale_directories_cleanup,
 )
-from ansible_collections.hna.cloudos.plugins.module_utils._mysql_replication import dump_gtid_position
 
 DEFAULT_BACKUP_DIR = '/var/backups/hna-cloudos/mysql'
 DEFAULT_SOCKET = '/run/mysqld/mysqld.sock'
@@ -72,7 +71,7 @@ DEFAULT_SOCKET = '/run/mysqld/mysqld.sock'
 SYSTEM_SCHEMAS = ('mysql', 'information_schema', 'performance_schema', 'sys')
 DEFAULT_LEVELS = {'zstd': 3, 'gzip': 6}
 LEVEL_RANGES = {'zstd': (1, 19), 'gzip': (1, 9)}
-#: Bytes of the start and end of a dump kept to read the position it recorded.
+#: Bytes of the start of a dump kept to read the binary log position it recorded.
 EDGE_BYTES = 65536
 #: Bytes of the start of a compressed dump given to :func:`head_script` (enough for ``EDGE_BYTES`` of raw
 #: stream: a zstd block holds at most 128 KiB; a gzip stream decompresses from any length).
@@ -281,19 +280,16 @@ def logical_script(directory, log_bin, databases, compression, level, threads, t
     ]
     dump = '%s 2>%s/dump.err' % (_command(dump_command(directory, log_bin, databases, timeout)), out)
     if compression == 'zstd':
-        lines += ['%s | %s 2>%s/compress.err' % (dump, _command(compress), out),
-                  'hna_status="${PIPESTATUS[0]} 0 ${PIPESTATUS[1]}"']
+        pipeline, status, wait = dump, '${PIPESTATUS[0]} 0 ${PIPESTATUS[1]}', []
     else:
-        count = 'tee -p >( { wc -c > %s/rest; touch %s/counted; } )' % (out, out)
-        lines += ['%s | %s | %s 2>%s/compress.err' % (dump, count, _command(compress), out),
-                  'hna_status="${PIPESTATUS[*]}"']
-    lines += [
-        'echo "$hna_status" > %s/status' % out,
-        'end=$(date +%s.%N)',
-    ]
-    if compression != 'zstd':
+        pipeline = '%s | tee -p >( { wc -c > %s/rest; touch %s/counted; } )' % (dump, out, out)
         # The count is written by the reader of the tee; wait for it when the pipeline worked.
-        lines.append('[ "$hna_status" = "0 0 0" ] && for _ in $(seq 300); do [ -e %s/counted ] && break; sleep 0.1; done' % out)
+        status, wait = '${PIPESTATUS[*]}', [
+            '[ "$hna_status" = "0 0 0" ] && for _ in $(seq 300); do [ -e %s/counted ] && break; sleep 0.1; done' % out]
+    lines += ['%s | %s 2>%s/compress.err' % (pipeline, _command(compress), out),
+              'hna_status="%s"' % status,
+              'echo "$hna_status" > %s/status' % out,
+              'end=$(date +%s.%N)'] + wait
     lines.append('echo "$start $end" > %s/seconds' % out)
     # The versions of the tools once the backup is taken: the module waits for the pipeline only.
     lines.append('{ mariadb-dump --version; %s --version | head -n 1; } > %s/tools 2>&1' % (compress[0], out))
@@ -372,11 +368,13 @@ def pipeline_failure(method, results, exit_code):
     return None
 
 
-def dump_position(head, tail):
-    """``position`` of a manifest from the edges of a MariaDB dump."""
-    gtid = dump_gtid_position(MARIADB, head or '', tail or '')
+def dump_position(head):
+    """``position`` of a manifest from the head of a MariaDB dump: its binary log file and offset.
+
+    The GTID is not there (mariadb-dump writes it near the end): :meth:`BackupTask._dump_position` asks the server.
+    """
     match = _BINLOG_RE.search(head or '')
-    return dict(gtid=gtid or None, binlog_file=match.group(1) if match else None,
+    return dict(gtid=None, binlog_file=match.group(1) if match else None,
                 binlog_pos=int(match.group(2)) if match else None)
 
 
@@ -970,7 +968,7 @@ class BackupTask:
             if counts is None:
                 self.warn('row counts are left out of backup %s: %s' % (backup_id, reason or 'they could not be read'))
             manifest['row_counts'] = counts
-        manifest['position'] = position if server['log_bin'] else dict(gtid=None, binlog_file=None, binlog_pos=None)
+        manifest['position'] = position
         self._write_manifest(directory, manifest, path)
         self.result['backup'] = dict(id=backup_id, path=path, size=manifest['size'], duration=manifest['duration'],
                                      throughput=manifest['throughput'], lock_seconds=lock_seconds,
@@ -985,11 +983,11 @@ class BackupTask:
         offset it wrote at the start; the module asks the server the same question rather than read the whole stream.
         """
         if not server['log_bin']:
-            return dump_position('', '')
+            return dump_position('')
         with open(path, 'rb') as handle:
             start = handle.read(HEAD_INPUT_BYTES)
         runner.stream_in(head_script(runner.directory, self.params['compression']), [start], 120)
-        position = dump_position(runner.read_files().get('head') or '', '')
+        position = dump_position(runner.read_files().get('head'))
         if position['binlog_file']:
             connection = connect(login)
             try:

@@ -80,7 +80,7 @@ def test_head_script_reads_the_start_of_a_compressed_file(tmp_path, compression)
     finally:
         runner.cleanup()
     assert head.encode() == raw[:backup.EDGE_BYTES]
-    assert backup.dump_position(head, '') == dict(gtid=None, binlog_file='mysql-bin.000003', binlog_pos=24843202)
+    assert backup.dump_position(head) == dict(gtid=None, binlog_file='mysql-bin.000003', binlog_pos=24843202)
 
 
 def test_logical_script_runs_with_stand_in_tools(tmp_path):
@@ -129,7 +129,7 @@ def test_pipeline_failure_names_the_stage():
 
 
 def test_positions():
-    assert backup.dump_position('', '') == dict(gtid=None, binlog_file=None, binlog_pos=None)
+    assert backup.dump_position('') == dict(gtid=None, binlog_file=None, binlog_pos=None)
     assert backup.physical_position(XB_LOG) == dict(gtid='0-1-18', binlog_file='mysql-bin.000001', binlog_pos=24843202)
     assert backup.physical_position('no position')['gtid'] is None
 
