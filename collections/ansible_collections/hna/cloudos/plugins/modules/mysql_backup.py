@@ -180,8 +180,9 @@ notes:
     ends, even when the module is killed; the password is never on a command line or in the environment.
   - Row counts of a logical backup - commits are held (C(BACKUP STAGE BLOCK_COMMIT)) from before the dump starts until
     its snapshot exists (C(lock_seconds) of RV(backup), usually a fraction of a second), so that a second session sees the
-    same data and counts it. With a binary log, the GTID position the dump recorded must equal the one read under
-    the hold, or the counts are left out with a warning.
+    same data and counts it. With a binary log, the GTID position of the binary log offset the dump recorded must equal
+    the one read under the hold, or the counts are left out with a warning; without one, the dump's snapshot must have
+    been seen during the hold (a dump of databases without tables, which ends before it is seen, keeps its empty counts).
   - When the module runs as root on the host of a local Docker engine (unix socket), the compressed stream leaves the
     container through a FIFO in the pipeline's private directory, read under C(/proc/<pid>/root) of the container; with a
     remote engine it comes through the engine's exec stream (slower). The row counts are read after the dump, in the
