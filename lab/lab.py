@@ -395,7 +395,7 @@ def ssh_key() -> str:
 # The lab's secrets (.lab/secrets/<name>, 24 letters and digits each), made once by `lab.py up` and only read by
 # the lab inventory: a missing one is an error there, never a new password for a database that has another.
 LAB_SECRETS = ("mysql-root-password", "mysql-repl-password", "testlog-mysql-root-password", "registry-cloudos",
-               "store-cache-redis", "mysql-exporter-password")
+               "store-cache-redis", "mysql-exporter-password", "fleet-db-password")
 
 
 def ensure_secrets() -> list[str]:

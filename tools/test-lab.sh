@@ -64,9 +64,11 @@ python -c 'import sys; a, b, c, d, e = map(float, sys.argv[1:]); print(f"lab up:
 # database tests, the others after the releases and A/B tests.
 databases="tests/lab/test_mysql.py tests/lab/test_backup.py tests/lab/test_app_store.py tests/lab/test_awx_db_jobs.py"
 last="tests/lab/test_awx_jobs.py"
-# The alerts are fired by stopping parts of the lab (an exporter, a load balancer, the registry, replication): their
-# tests run alone, after both groups.
-alone="tests/lab/test_alerts.py"
+# Tests that need both groups' parts as make lab left them run alone, after both groups: fleet's data (it writes the
+# database primary that the first group switches over and fails over, through the fleet versions that the second
+# group moves), then the alerts, fired by stopping parts of the lab (an exporter, a load balancer, the registry,
+# replication).
+alone="tests/lab/test_fleet_data.py tests/lab/test_alerts.py"
 others=""
 for file in tests/lab/test_*.py; do
     case " $databases $last $alone " in *" $file "*) ;; *) others="$others $file" ;; esac
