@@ -74,6 +74,8 @@ REPOSITORY = 'cloudos/fleet'
 GROW_APP = 'fleetgrow'
 GROW_LISTEN_PORT, GROW_GLB_PORT, GROW_BASE_PORT = 8090, 8089, 18100
 ROLL_GLB_PORT = 8092
+# --logs: [the folder, then one entry per playbook run]; each run's output is kept there, numbered in order.
+LOGS = []
 # Version 2 as the lab tests release it, so that the lab ends in the state they leave.
 ENV_2 = {'release_env': {'TZ': 'Asia/Shanghai'}}
 EIGHT = ('8 containers: not measured. The lab has 4 nodes in its clouds; 8 need 4 more (bj2-node3/4, hz-node3/4 '
@@ -108,7 +110,13 @@ def playbook(path, *args, inventories=(INVENTORY, ), check=True):
     command += [path] + list(args)
     started = time.monotonic()
     result = run(command, check=check, env=ansible_env())
-    return result, time.monotonic() - started
+    seconds = time.monotonic() - started
+    if LOGS:
+        LOGS.append(None)
+        name = '%02d-%s.log' % (len(LOGS), os.path.splitext(os.path.basename(path))[0])
+        with open(os.path.join(LOGS[0], name), 'w', encoding='utf-8') as handle:
+            handle.write('$ %s\n# %.1f s, exit %d\n%s' % (' '.join(command), seconds, result.returncode, result.stdout))
+    return result, seconds
 
 
 def extra(variables):
@@ -125,6 +133,7 @@ def lab_vars():
         'glb_url': hostvars[glb_host].get('glb_url', 'http://10.231.0.12:8088'),
         'glb_address': hostvars[glb_host]['lab_interconnect_address'],
         'lock_host': inventory['cloud_hna_bj2']['hosts'][0],
+        'db_address': hostvars[inventory['db_servers']['hosts'][0]]['lab_interconnect_address'],
     }
 
 
@@ -202,7 +211,12 @@ def grow_vars(lab):
             'registry_password': '{{ lab_registry_password }}',
             'registry_ca_path': '{{ lab_registry_ca_file }}',
             'health_path': '/health', 'container_port': 8080, 'listen_port': GROW_LISTEN_PORT,
-            'base_port': GROW_BASE_PORT, 'memory': '256m', 'env': {'TZ': 'UTC'}}},
+            'base_port': GROW_BASE_PORT, 'memory': '256m',
+            # As fleet runs in the lab: on the namespace fleet's network, with the database's secret file and settings.
+            'networks': ['fleet'], 'secrets': {'db-password': '{{ lab_fleet_db_password }}'},
+            'secrets_uid': 999, 'secrets_gid': 999,
+            'env': {'TZ': 'UTC', 'DB_HOST': lab['db_address'], 'DB_NAME': 'fleet', 'DB_USER': 'fleet',
+                    'DB_PASSWORD_FILE': '/run/secrets/db-password', 'REDIS_HOST': 'redis'}}},
         'lb_container_name': 'benchlb', 'lb_config_dir': '/etc/hna-cloudos/benchlb/conf.d',
         'lb_state_dir': '/var/lib/hna-cloudos/benchlb',
         'glb_container_name': 'benchglb', 'glb_config_dir': '/etc/hna-cloudos/benchglb/conf.d',
@@ -286,7 +300,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--repeat', type=int, default=3, help='runs of each kind; the figures are medians')
     parser.add_argument('--record', action='store_true', help='insert the result rows into docs/benchmarks.md')
+    parser.add_argument('--logs', metavar='DIR', help="keep each ansible-playbook run's output in DIR (numbered files)")
     options = parser.parse_args()
+    if options.logs:
+        os.makedirs(options.logs, exist_ok=True)
+        LOGS.append(options.logs)
 
     lab = lab_vars()
     registry = lab['registry']

@@ -30,6 +30,7 @@ import contextlib
 import datetime
 import json
 import os
+import re
 import tempfile
 import time
 
@@ -123,6 +124,85 @@ def write_json(path, document, replace=True):
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+SECRET_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
+SECRET_MODE = 0o400
+SECRETS_DIR_MODE = 0o500
+
+
+def write_secrets(directory, secrets, uid=0, gid=0, check_mode=False):
+    """Write each of ``secrets`` ({name: text}) as ``directory/<name>``, mode 0400, owned by ``uid``:``gid``.
+
+    ``directory`` gets mode 0500 and the same owner (its parents 0750, root's). A file is replaced atomically (a
+    container that mounts the directory sees the new file at its next open) and only when its content, mode or owner
+    differ. Other files in ``directory`` are left alone. Return ``({name: action}, action of the folder)``, each action
+    created, updated or unchanged; no value ever appears in a message.
+    """
+    if not os.path.isabs(directory or ''):
+        raise StoreError('secrets_dir must be an absolute path, not %s.' % json.dumps(str(directory)))
+    for name, value in secrets.items():
+        if not SECRET_NAME.match(str(name)):
+            raise StoreError('secret name %s is not a file name (letters, digits, ., _ and -, at most 128, not '
+                             'starting with . or -).' % json.dumps(str(name)))
+        if not isinstance(value, str):
+            raise StoreError('the value of secret %s must be text, not %s: quote it.' % (name, type(value).__name__))
+    actions = {}
+    for name in sorted(secrets):
+        path = os.path.join(directory, name)
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            actions[name] = 'created'
+            continue
+        except OSError as exc:
+            raise StoreError('cannot read %s: %s.' % (path, exc.strerror or exc)) from None
+        try:
+            with open(path, 'rb') as handle:
+                same = handle.read() == secrets[name].encode('utf-8')
+        except OSError:
+            same = False
+        same = same and (info.st_mode & 0o7777) == SECRET_MODE and info.st_uid == uid and info.st_gid == gid
+        actions[name] = 'unchanged' if same else 'updated'
+    try:
+        info = os.stat(directory)
+        folder = 'unchanged' if (info.st_mode & 0o7777) == SECRETS_DIR_MODE and (info.st_uid, info.st_gid) == (uid, gid) \
+            else 'updated'
+    except FileNotFoundError:
+        folder = 'created'
+    if check_mode:
+        return actions, folder
+    if folder != 'unchanged':
+        ensure_dir(os.path.dirname(directory))
+        try:
+            if folder == 'created':
+                os.mkdir(directory, SECRETS_DIR_MODE)
+            os.chown(directory, uid, gid)
+            os.chmod(directory, SECRETS_DIR_MODE)
+        except OSError as exc:
+            raise StoreError('cannot prepare the folder %s: %s.' % (directory, exc.strerror or exc)) from None
+    for name, action in sorted(actions.items()):
+        if action == 'unchanged':
+            continue
+        path = os.path.join(directory, name)
+        descriptor, temporary = None, None
+        try:
+            descriptor, temporary = tempfile.mkstemp(prefix='.%s.' % name, suffix='.tmp', dir=directory)
+            with os.fdopen(descriptor, 'wb') as handle:
+                os.fchmod(handle.fileno(), SECRET_MODE)
+                handle.write(secrets[name].encode('utf-8'))
+                handle.flush()
+                os.fchown(handle.fileno(), uid, gid)
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        except OSError as exc:
+            raise StoreError('cannot write the secret file %s: %s.' % (path, exc.strerror or exc)) from None
+        finally:
+            if temporary and os.path.exists(temporary):
+                os.unlink(temporary)
+    if any(action != 'unchanged' for action in actions.values()):
+        fsync_directory(directory)
+    return actions, folder
 
 
 def read_json(path):

@@ -16,7 +16,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hna.cloudos.plugins.module_utils import _release as rel
 from ansible_collections.hna.cloudos.plugins.module_utils import _release_store as store
 
-RELEASE_ACTIONS = ('bundle', 'begin', 'host_result', 'finish', 'activate', 'forget', 'sync', 'ab')
+RELEASE_ACTIONS = ('bundle', 'begin', 'host_result', 'finish', 'activate', 'forget', 'sync', 'ab', 'secrets')
 
 
 def _common_spec():
@@ -42,11 +42,17 @@ def release_argument_spec():
         note=dict(type='str'),
         host=dict(type='str'),
         results=dict(type='dict'),
+        host_results=dict(type='dict'),
         entry=dict(type='str'),
         result=dict(type='str', choices=['ok', 'failed']),
+        activate=dict(type='bool', default=False),
         failed_host=dict(type='str'),
         ledger=dict(type='dict'),
         ab=dict(type='dict'),
+        secrets=dict(type='dict', no_log=True),
+        secrets_dir=dict(type='path', no_log=False),
+        secrets_uid=dict(type='int', default=0, no_log=False),
+        secrets_gid=dict(type='int', default=0, no_log=False),
     )
     return spec
 
@@ -54,7 +60,8 @@ def release_argument_spec():
 RELEASE_REQUIRED_IF = [
     ('action', 'bundle', ('version', 'image')),
     ('action', 'begin', ('version', 'user')),
-    ('action', 'host_result', ('host', 'results')),
+    ('action', 'host_result', ('host', 'results', 'host_results'), True),
+    ('action', 'secrets', ('secrets', 'secrets_dir')),
     ('action', 'finish', ('result',)),
     ('action', 'activate', ('version',)),
     ('action', 'forget', ('version',)),
@@ -109,13 +116,31 @@ def _change_ledger(params, ledger, now):
         after, entry = rel.begin(ledger, params['operation'], version, params['user'], now,
                                  from_version=params['from_version'], message=params['note'])
         return after, True, {'entry': entry}
-    if action == 'host_result':
-        after, changed = rel.host_result(ledger, params['host'], params['results'], params['entry'])
-        return after, changed, {'entry': rel.find_entry(after, params['entry'] or rel.find_entry(ledger)['id'])}
-    if action == 'finish':
-        after, changed = rel.finish(ledger, params['result'], now, failed_host=params['failed_host'],
-                                    message=params['note'], entry_id=params['entry'])
-        return after, changed, {'entry': rel.find_entry(after, params['entry'] or rel.find_entry(ledger)['id'])}
+    if action in ('host_result', 'finish'):
+        # Every host's results (host_results), or one host's (host and results), then for finish: the entry's version
+        # made current (activate, with result ok) and the entry closed; all in one write of the ledger.
+        entry_id = params['entry'] or rel.find_entry(ledger)['id']
+        given = dict(params['host_results'] or {})
+        if params['host'] or params['results'] is not None:
+            if not params['host'] or params['results'] is None:
+                raise rel.ReleaseError('host and results go together: the inventory name of a host and its results.')
+            given[params['host']] = params['results']
+        after, changed = ledger, False
+        for host in sorted(given):
+            if not isinstance(given[host], dict):
+                raise rel.ReleaseError('the results of %s must be a dictionary of step: ok|failed|skipped|running.' % host)
+            after, one = rel.host_result(after, host, given[host], entry_id)
+            changed = changed or one
+        if action == 'finish':
+            if params['activate']:
+                if params['result'] != 'ok':
+                    raise rel.ReleaseError('activate goes with result ok only: a failed entry makes no version current.')
+                after, one = rel.activate(after, rel.find_entry(after, entry_id)['version'])
+                changed = changed or one
+            after, one = rel.finish(after, params['result'], now, failed_host=params['failed_host'],
+                                    message=params['note'], entry_id=entry_id)
+            changed = changed or one
+        return after, changed, {'entry': rel.find_entry(after, entry_id)}
     if action == 'activate':
         after, changed = rel.activate(ledger, params['version'])
         return after, changed, {}
@@ -130,10 +155,31 @@ def _change_ledger(params, ledger, now):
     return after, changed, {}
 
 
+def _run_secrets(module):
+    """Write the app's secret files (action secrets) and exit: names and what happened to each, never a value."""
+    params = module.params
+    try:
+        rel.validate_name('app', params['app'])
+        written, folder = store.write_secrets(params['secrets_dir'], params['secrets'], params['secrets_uid'],
+                                              params['secrets_gid'], check_mode=module.check_mode)
+    except (rel.ReleaseError, store.StoreError) as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    changed = folder != 'unchanged' or any(action != 'unchanged' for action in written.values())
+    result = dict(changed=changed, secrets=written, secrets_dir=dict(path=params['secrets_dir'], action=folder))
+    if module._diff:
+        result['diff'] = dict(before=dict((name, 'unchanged' if action == 'unchanged' else '(old content)')
+                                          for name, action in written.items() if action != 'created'),
+                              after=dict((name, 'unchanged' if action == 'unchanged' else '(new content)')
+                                         for name, action in written.items()))
+    module.exit_json(**result)
+
+
 def run_release():
     module = AnsibleModule(argument_spec=release_argument_spec(), required_if=RELEASE_REQUIRED_IF,
                            supports_check_mode=True)
     params = module.params
+    if params['action'] == 'secrets':
+        _run_secrets(module)
     files = _files(module)
     try:
         with files.mutex(module.check_mode):

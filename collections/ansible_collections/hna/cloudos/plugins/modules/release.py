@@ -36,9 +36,13 @@ options:
         V(rollback), V(abtest) or V(promote) needs the bundle of O(version) on the host and retains O(version) (it gets
         the lowest free slot); a V(rollback) needs O(version) to be retained already. An entry still C(running) from a run that died is
         closed as C(failed) first. Always a change.
-      - V(host_result) records O(results) of O(host) in the entry O(entry) (default the last one).
+      - V(host_result) records O(results) of O(host), or the results of every host of O(host_results), in the entry
+        O(entry) (default the last one).
       - V(finish) closes the entry O(entry) (default the last one) with O(result), O(failed_host) and O(note).
-        Finishing it again with the same result changes nothing.
+        Finishing it again with the same result changes nothing. In the same write of the ledger it first records
+        O(host_results) (or O(host) and O(results)) and, with O(activate=true), makes the entry's version current.
+      - V(secrets) writes the app's secret files O(secrets) in O(secrets_dir) (see there). It reads and writes no
+        ledger.
       - V(activate) makes O(version) (retained) current; the version that was current becomes previous.
       - V(forget) drops O(version) from the retained versions and frees its slot, once its containers are removed.
         The current and the previous version cannot be forgotten.
@@ -48,7 +52,7 @@ options:
         state again (whatever its C(updated) time) changes nothing.
     type: str
     required: true
-    choices: [bundle, begin, host_result, finish, activate, forget, sync, ab]
+    choices: [bundle, begin, host_result, finish, activate, forget, sync, ab, secrets]
   version:
     description:
       - The version - letters, digits, C(.), C(_) and C(-), at most 64 characters. The containers of a version are
@@ -106,6 +110,11 @@ options:
       - With O(action=host_result), the result of each step on O(host) - step name to V(ok), V(failed), V(skipped)
         or V(running); steps such as C(staged), C(health) and C(switched). Steps not named keep their result.
     type: dict
+  host_results:
+    description:
+      - With O(action=host_result) or O(action=finish), the O(results) of several hosts at once - host to step to
+        result - recorded in one write of the ledger.
+    type: dict
   entry:
     description:
       - With O(action=host_result) or O(action=finish), the C(id) of the history entry; default the last one.
@@ -115,6 +124,12 @@ options:
       - With O(action=finish), how the operation ended.
     type: str
     choices: [ok, failed]
+  activate:
+    description:
+      - With O(action=finish) and O(result=ok), make the version of the entry current (as O(action=activate) does)
+        before the entry is closed, in the same write of the ledger.
+    type: bool
+    default: false
   failed_host:
     description:
       - With O(action=finish) and O(result=failed), the host where it failed.
@@ -131,6 +146,30 @@ options:
         (the rising weights a step moves through, for example V([1, 5, 25, 50, 100])), and any other keys to keep
         with it (the last analysis, the stickiness key).
     type: dict
+  secrets:
+    description:
+      - With O(action=secrets), the app's secret files - file name (letters, digits, C(.), C(_) and C(-)) to content.
+      - Each is written as C(<secrets_dir>/<name>) with mode 0400, owned by O(secrets_uid):O(secrets_gid), through
+        a temporary file renamed into place (a container that mounts the folder reads the new content at its next
+        open), and only when its content, mode or owner differ. Other files in the folder are left alone.
+      - The values are never logged, returned or shown in a diff; they belong in no bundle or ledger.
+    type: dict
+  secrets_dir:
+    description:
+      - With O(action=secrets), the folder of the secret files (absolute); it gets mode 0500 and the files' owner,
+        its missing parents mode 0750. The release playbook uses C(/etc/hna-cloudos/releases/<environment>/<app>/secrets)
+        and mounts it read-only at C(/run/secrets).
+    type: path
+  secrets_uid:
+    description:
+      - With O(action=secrets), the owner of the files and the folder - the user the app's containers run as.
+    type: int
+    default: 0
+  secrets_gid:
+    description:
+      - With O(action=secrets), the group of the files and the folder.
+    type: int
+    default: 0
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - hna.cloudos.release
@@ -142,7 +181,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The ledger before and after (the bundle before and after with O(action=bundle)).
+      - The ledger before and after (the bundle before and after with O(action=bundle); with O(action=secrets), the
+        names of the files that change, never their content).
   idempotent:
     description: Whether running the task again with the same options changes nothing.
     support: partial
@@ -191,6 +231,15 @@ EXAMPLES = r"""
     host: "{{ inventory_hostname }}"
     results: {staged: ok, health: ok}
 
+- name: Record the results of every host at once
+  hna.cloudos.release:
+    app: fleet
+    action: host_result
+    entry: "{{ begun.entry.id }}"
+    host_results:
+      bj2-node1: {staged: ok, health: ok}
+      hz-node1: {staged: ok, health: ok}
+
 - name: Make version 2 current (version 1 becomes previous and stays warm)
   hna.cloudos.release:
     app: fleet
@@ -203,6 +252,25 @@ EXAMPLES = r"""
     action: finish
     entry: "{{ begun.entry.id }}"
     result: ok
+
+- name: Or, in one write, record every host's results, make version 2 current and close the entry
+  hna.cloudos.release:
+    app: fleet
+    action: finish
+    entry: "{{ begun.entry.id }}"
+    result: ok
+    activate: true
+    host_results: "{{ dict(groups['docker_hosts'] | product([{'switched': 'ok', 'verified': 'ok'}])) }}"
+
+- name: Write fleet's secret files, which its containers read from /run/secrets (never logged)
+  hna.cloudos.release:
+    app: fleet
+    action: secrets
+    secrets:
+      db-password: "{{ vault_fleet_db_password }}"
+    secrets_dir: /etc/hna-cloudos/releases/production/fleet/secrets
+    secrets_uid: 999
+    secrets_gid: 999
 
 - name: Close it as failed instead, naming the host
   hna.cloudos.release:
@@ -240,7 +308,7 @@ ledger:
       C(current), C(previous), C(retained), C(slots) (version to slot) and C(history) (entries with C(id), C(action),
       C(version), C(from_version), C(started), C(finished), C(user), C(result), C(failed_host), C(message) and
       C(hosts), host to step to result), and C(ab), the state of the app's A/B test when one was started.
-  returned: always
+  returned: unless O(action=secrets)
   type: dict
   sample:
     format: 1
@@ -274,6 +342,16 @@ entry:
   description: The history entry that was added or changed.
   returned: when O(action) is V(begin), V(host_result) or V(finish)
   type: dict
+secrets:
+  description: With O(action=secrets), what happened to each file - V(created), V(updated) or V(unchanged) (names only).
+  returned: when O(action=secrets)
+  type: dict
+  sample: {db-password: unchanged}
+secrets_dir:
+  description: With O(action=secrets), the folder - C(path) and C(action) (V(created), V(updated) or V(unchanged)).
+  returned: when O(action=secrets)
+  type: dict
+  sample: {path: /etc/hna-cloudos/releases/production/fleet/secrets, action: unchanged}
 ab:
   description: The state of the A/B test after the change (V(null) when removed), with C(updated) set when it changed.
   returned: when O(action=ab)

@@ -74,3 +74,71 @@ def test_errors_are_one_line(run):
     result = run(release_lock, owner='bob')
     assert result['failed'] and result['lock']['owner'] == 'alice' and result['lock']['expired'] is False
     assert 'held by alice' in result['msg'] and '\n' not in result['msg']
+
+
+def test_finish_records_every_host_and_activates_in_one_write(run):
+    run(release, action='bundle', version='1', image=IMAGE, user='alice')
+    begun = run(release, action='begin', version='1', user='alice')
+    generation = begun['ledger']['generation']
+    hosts = {'bj2-node1': {'staged': 'ok', 'health': 'ok'}, 'hz-node1': {'staged': 'ok', 'health': 'ok'}}
+    result = run(release, action='finish', result='ok', activate=True, host_results=hosts, entry=begun['entry']['id'])
+    assert result['changed'] and result['ledger']['current'] == '1' and result['entry']['result'] == 'ok'
+    assert result['entry']['hosts'] == hosts
+    assert result['ledger']['generation'] > generation
+    again = run(release, action='finish', result='ok', activate=True, host_results=hosts, entry=begun['entry']['id'])
+    assert not again['changed'] and again['ledger'] == result['ledger']
+
+
+def test_host_results_of_several_hosts_and_bad_combinations(run):
+    run(release, action='bundle', version='1', image=IMAGE, user='alice')
+    run(release, action='begin', version='1', user='alice')
+    result = run(release, action='host_result', host_results={'a': {'staged': 'failed'}, 'b': {'staged': 'ok'}})
+    assert result['changed'] and result['entry']['hosts'] == {'a': {'staged': 'failed'}, 'b': {'staged': 'ok'}}
+    result = run(release, action='host_result', host='a')
+    assert result['failed'] and result['msg'].startswith('host and results go together')
+    result = run(release, action='host_result', host_results={'a': 'ok'})
+    assert result['failed'] and 'must be a dictionary' in result['msg']
+    result = run(release, action='host_result', host_results={'a': {'staged': 'fine'}})
+    assert result['failed'] and 'is not one of' in result['msg']
+    result = run(release, action='finish', result='failed', activate=True)
+    assert result['failed'] and result['msg'].startswith('activate goes with result ok only')
+    assert run(release_info)['ledger']['current'] is None
+
+
+def test_secret_files_are_written_once_with_their_mode_and_owner(run, tmp_path):
+    folder = tmp_path / 'secrets' / 'production' / 'fleet'
+    args = dict(action='secrets', secrets={'db-password': 's3cret-value'}, secrets_dir=str(folder),
+                secrets_uid=os.getuid(), secrets_gid=os.getgid())
+    planned = run(release, _ansible_check_mode=True, _ansible_diff=True, **args)
+    assert planned['changed'] and planned['secrets'] == {'db-password': 'created'}
+    assert planned['secrets_dir']['action'] == 'created' and not folder.exists()
+    assert 's3cret-value' not in repr(planned)
+    written = run(release, **args)
+    assert written['changed'] and written['secrets'] == {'db-password': 'created'} and 's3cret-value' not in repr(written)
+    assert (folder / 'db-password').read_text() == 's3cret-value'
+    assert oct(os.stat(str(folder / 'db-password')).st_mode & 0o7777) == '0o400'
+    assert oct(os.stat(str(folder)).st_mode & 0o7777) == '0o500'
+    assert sorted(os.listdir(str(folder))) == ['db-password']
+    rerun = run(release, **args)
+    assert not rerun['changed'] and rerun['secrets'] == {'db-password': 'unchanged'}
+    assert not run(release, _ansible_check_mode=True, **args)['changed']
+    os.chmod(str(folder / 'db-password'), 0o644)
+    assert run(release, **args)['secrets'] == {'db-password': 'updated'}
+    assert oct(os.stat(str(folder / 'db-password')).st_mode & 0o7777) == '0o400'
+    rotated = dict(args, secrets={'db-password': 'rotated'}, _ansible_diff=True)
+    result = run(release, **rotated)
+    assert result['secrets'] == {'db-password': 'updated'} and result['diff']['after'] == {'db-password': '(new content)'}
+    assert (folder / 'db-password').read_text() == 'rotated'
+    assert not (tmp_path / 'releases').exists()  # no ledger, no bundle
+
+
+@pytest.mark.parametrize('secrets, secrets_dir, expected', [
+    ({'../x': 'v'}, '/tmp/s', 'secret name "../x" is not a file name'),
+    ({'.hidden': 'v'}, '/tmp/s', 'secret name ".hidden" is not a file name'),
+    ({'x': 5}, '/tmp/s', 'the value of secret x must be text, not int'),
+    ({'x': 'v'}, 'relative/dir', 'secrets_dir must be an absolute path'),
+])
+def test_bad_secrets_fail_in_one_line(run, tmp_path, secrets, secrets_dir, expected):
+    result = run(release, action='secrets', secrets=secrets, secrets_dir=secrets_dir)
+    assert result['failed'] and result['msg'].startswith(expected), result['msg']
+    assert '\n' not in result['msg'] and not os.path.exists('/tmp/s/x')
