@@ -23,13 +23,19 @@ load client (tests/lab/loadclient.py) counts every failed request (a connection 
 2xx) from the start of the process to 2 s after its end.
 
 Targets: wall time of ours <= 0.5x the baseline's; failed requests counted for both, ours must be 0.
-Growth (2 -> 4 containers) is reported, no target. 8 containers (8 nodes) are NOT measured: the lab has 4 nodes
-in its clouds; it would take 4 more (bj2-node3/4, hz-node3/4 in an inventory of the bench, created by lab/lab.py
-with an inventory path given to it, bootstrapped with playbooks/bootstrap.yml and the registry trust of
-playbooks/lab_registry.yml, removed afterwards), about 10 minutes of set-up on the 2-core machine, not done yet.
+Growth (2 -> 4 containers) is reported, no target.
+
+--eight measures the growth to 8 containers instead, in a run of its own: it adds 4 nodes to the lab (bj2-node3/4 and
+hz-node3/4 of bench/inventory8, created by lab/lab.py from LAB_INVENTORY=inventories/lab:bench/inventory8,
+bootstrapped with playbooks/bootstrap.yml, the registry trust and images of playbooks/lab_registry.yml and the
+namespace fleet), then releases fleetgrow --repeat times on 2 nodes (bench_pair), then on 4 (bench_four: the lab's
+nodes), then on all 8, and runs the rolling baseline over the 8, all under the same load; at its end it removes the 4
+nodes. fleet is not touched.
 
   .venv/bin/python bench/release_vs_rolling.py              # prints the figures and the verdicts
   .venv/bin/python bench/release_vs_rolling.py --repeat 3 --record   # also inserts the rows into docs/benchmarks.md
+  .venv/bin/python bench/release_vs_rolling.py --eight --repeat 3 --record   # 2, 4 and 8 containers
+  --logs DIR keeps the output of every ansible-playbook run in DIR.
 
 Needs the lab up with fleet released (make lab). Creates the images 10.231.0.11:5000/cloudos/fleet:bench<id>*
 (deleted from the registry and the control engine at the end), the baseline's containers and nginx (ports 18090,
@@ -65,6 +71,9 @@ BIN = os.path.dirname(os.path.abspath(sys.executable))
 os.environ['PATH'] = BIN + os.pathsep + os.environ.get('PATH', '')
 INVENTORY = os.path.join(REPO, 'inventories', 'lab')
 BENCH_INVENTORY = os.path.join(REPO, 'bench', 'inventory')
+# --eight: 4 more nodes (2 per cloud), made by lab/lab.py from this second source and removed at the end.
+INVENTORY8 = os.path.join(REPO, 'bench', 'inventory8')
+EXTRA_NODES = ('bj2-node3', 'bj2-node4', 'hz-node3', 'hz-node4')
 LAB = os.path.join(REPO, '.lab')
 DOCKER_CONFIG = os.path.join(LAB, 'docker-config')
 REGISTRY_CA = os.path.join(LAB, 'registry-ca', 'ca.crt')
@@ -78,10 +87,7 @@ ROLL_GLB_PORT = 8092
 LOGS = []
 # Version 2 as the lab tests release it, so that the lab ends in the state they leave.
 ENV_2 = {'release_env': {'TZ': 'Asia/Shanghai'}}
-EIGHT = ('8 containers: not measured. The lab has 4 nodes in its clouds; 8 need 4 more (bj2-node3/4, hz-node3/4 '
-         'in an inventory of the bench created by lab/lab.py given that inventory, bootstrapped with '
-         'playbooks/bootstrap.yml and the registry trust of playbooks/lab_registry.yml, removed afterwards), about '
-         '10 minutes of set-up on this 2-core machine that this run did not have.')
+EIGHT = '8 containers: measured with --eight (4 more nodes, made and removed by that run).'
 
 
 def say(text=''):
@@ -234,26 +240,26 @@ def release_ours(lab, version):
     return seconds, load, switch_window(result.stdout, version)
 
 
-def release_rolling(lab, image):
+def release_rolling(lab, image, inventories=(INVENTORY, )):
     result, seconds, load = under_load('http://%s:%d' % (lab['glb_address'], ROLL_GLB_PORT), lambda: playbook(
-        'bench/rolling_release.yml', '-e', 'rolling_image=%s' % image, check=False))
+        'bench/rolling_release.yml', '-e', 'rolling_image=%s' % image, inventories=inventories, check=False))
     if result.returncode != 0:
         raise SystemExit('the rolling release of %s failed:\n%s' % (image, result.stdout[-4000:]))
     return seconds, load
 
 
-def release_grow(lab, version, timed=True):
-    variables = grow_vars(lab)
+def release_grow(lab, version, timed=True, hosts='bench_pair', inventories=(INVENTORY, BENCH_INVENTORY)):
+    variables = dict(grow_vars(lab), release_hosts=hosts)
     action = lambda: playbook('playbooks/release.yml', '-e', 'app=%s' % GROW_APP, '-e', 'version=%s' % version,  # noqa: E731
-                              *extra(variables), inventories=(INVENTORY, BENCH_INVENTORY), check=False)
+                              *extra(variables), inventories=inventories, check=False)
     if timed:
         result, seconds, load = under_load(variables['glb_url'], action)
     else:
         (result, seconds), load = action(), None
     if result.returncode != 0:
         raise SystemExit('release of %s %s failed:\n%s' % (GROW_APP, version, result.stdout[-4000:]))
-    playbook('playbooks/release_finish.yml', '-e', 'app=%s' % GROW_APP, '-e', 'keep=2', '-e', 'release_hosts=bench_pair',
-             inventories=(INVENTORY, BENCH_INVENTORY))
+    playbook('playbooks/release_finish.yml', '-e', 'app=%s' % GROW_APP, '-e', 'keep=2', '-e', 'release_hosts=%s' % hosts,
+             inventories=inventories)
     return seconds, load
 
 
@@ -296,15 +302,127 @@ def record(rows):
         '| date | benchmark | baseline | measured | ratio | target | result |\n', '|---|---|---|---|---|---|---|\n'])
 
 
+# -- --eight: 2, 4 and 8 application containers, and the baseline with 8 ----------------------------------------
+
+def extra_nodes(state):
+    """Create the 4 nodes of bench/inventory8 and make them lab nodes like the others (engine, registry trust and
+    login, the lab's images, the namespace fleet), or remove them (containers and their engines' volumes)."""
+    prefix = 'hnalab'
+    if state == 'absent':
+        for name in EXTRA_NODES:
+            run(['docker', 'rm', '-f', '-v', '%s-%s' % (prefix, name)], check=False)
+            run(['docker', 'volume', 'rm', '-f', '%s-%s-docker' % (prefix, name)], check=False)
+        return
+    run([sys.executable, os.path.join(REPO, 'lab', 'lab.py'), 'up'],
+        env=dict(os.environ, LAB_INVENTORY=os.pathsep.join((INVENTORY, INVENTORY8))))
+    both = (INVENTORY, INVENTORY8)
+    playbook('playbooks/bootstrap.yml', '--limit', 'bench_extra', inventories=both)
+    playbook('playbooks/lab_registry.yml', '--limit', 'bench_extra:lab_registry:localhost', inventories=both)
+    playbook('playbooks/deploy_namespace.yml', '-e', 'deploy_namespace=fleet', '-e', 'deploy_target=bench_extra',
+             '-e', 'stack_file=examples/namespaces/fleet/docker.yml', inventories=both)
+
+
+def main_eight(options):
+    """Ours with 2, 4 and 8 application containers (the app fleetgrow on bench_pair, bench_four and all 8 nodes of
+    docker_hosts with bench/inventory8), and the rolling baseline with 8, in one run."""
+    lab = lab_vars()
+    registry = lab['registry']
+    everything = (INVENTORY, BENCH_INVENTORY, INVENTORY8)
+    load_before = os.getloadavg()[0]
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%m%d%H%M')
+    sizes = (('bench_pair', 2), ('bench_four', 4), ('docker_hosts', 8))
+    plan = []
+    for index in range(1, options.repeat + 1):
+        base = '2' if index % 2 else '1'
+        plan.append(dict([(count, ('bench%se%d%d' % (stamp, count, index), base)) for _, count in sizes]
+                         + [('r', ('bench%ser%d' % (stamp, index), base))]))
+    versions = [v for round_ in plan for v, _ in round_.values()] + ['bench%seg0' % stamp]
+    figures = dict((key, []) for key in ('2', '4', '8', 'roll8'))
+    failed = dict((key, 0) for key in figures)
+    requests = dict((key, 0) for key in figures)
+    try:
+        started = time.monotonic()
+        extra_nodes('present')
+        say('4 more nodes (bench/inventory8) up and bootstrapped in %.1f s' % (time.monotonic() - started))
+        started = time.monotonic()
+        for version in versions:
+            build(registry, version, '1' if version.endswith('g0') else next(
+                b for r in plan for v, b in r.values() if v == version))
+        base_images = ['%s/%s:%s' % (registry, REPOSITORY, tag) for tag in ('1', '2')]
+        playbook('bench/release_bench_setup.yml', '-e', 'bench_state=present', *extra({'bench_base_images': base_images}),
+                 inventories=(INVENTORY, INVENTORY8))
+        release_grow(lab, 'bench%seg0' % stamp, timed=False, hosts='bench_pair', inventories=everything)
+        say('set-up (images, baseline containers and nginx on 8 nodes, first release of %s on 2): %.1f s'
+            % (GROW_APP, time.monotonic() - started))
+        # The sizes one after the other, growing: a node joins the app with no container of it yet. (Going back to
+        # fewer nodes would leave containers on the others that the ledger, kept by the runs on fewer hosts, forgets,
+        # and whose ports a later version's slot may take.)
+        for hosts, count in sizes:
+            for index, round_ in enumerate(plan, 1):
+                seconds, load = release_grow(lab, round_[count][0], hosts=hosts, inventories=everything)
+                figures[str(count)].append(seconds)
+                failed[str(count)] += len(load.failures())
+                requests[str(count)] += len(load.records)
+                say('run %d ours: release of %s on %d nodes %.1f s; %s' % (index, GROW_APP, count, seconds, load.summary()))
+        for index, round_ in enumerate(plan, 1):
+            seconds, load = release_rolling(lab, '%s/%s:%s' % (registry, REPOSITORY, round_['r'][0]),
+                                            inventories=(INVENTORY, INVENTORY8))
+            figures['roll8'].append(seconds)
+            failed['roll8'] += len(load.failures())
+            requests['roll8'] += len(load.records)
+            say('run %d baseline: rolling serial: 1 release on 8 nodes %.1f s; %s' % (index, seconds, load.summary()))
+    finally:
+        say('removing what the run made (not timed)...')
+        result, _ = playbook('bench/release_bench_setup.yml', '-e', 'bench_state=absent', inventories=(INVENTORY, INVENTORY8),
+                             check=False)
+        say('removed the baseline and %s: %s' % (GROW_APP, 'ok' if result.returncode == 0 else 'FAILED\n' + result.stdout[-3000:]))
+        say('deleted %d of %d bench images from the registry' % (remove_images(registry, versions), len(versions)))
+        extra_nodes('absent')
+        say('removed the 4 extra nodes')
+    load_after = os.getloadavg()[0]
+    two, four, eight, roll8 = (median(figures[key]) for key in ('2', '4', '8', 'roll8'))
+    say('')
+    say('ours (median of %d): 2 containers %.1f s, 4 containers %.1f s, 8 containers %.1f s; baseline with 8: %.1f s'
+        % (options.repeat, two, four, eight, roll8))
+    say('failed requests: %s of %s' % (json.dumps(failed), json.dumps(requests)))
+    say('load average: %.1f before, %.1f after' % (load_before, load_after))
+    say('all runs: %s' % json.dumps(dict((k, [round(v, 2) for v in vs]) for k, vs in figures.items())))
+    ours_failed = failed['2'] + failed['4'] + failed['8']
+    if options.record:
+        today = datetime.date.today().isoformat()
+        note = 'median of %d; load average %.1f before, %.1f after' % (options.repeat, load_before, load_after)
+        rows = [
+            '| %s | `playbooks/release.yml` with 8 application containers (4 nodes per cloud: the lab\'s 4 and 4 more of '
+            'bench/inventory8), cold, under ~50 requests/s through its GLB vs the rolling `serial: 1` play over the same 8 '
+            'nodes (%s; failed requests: ours %d of %d, baseline %d of %d) | %.1f s | %.1f s | %.3f | none (0.50 is for 4 '
+            'nodes) | - |\n' % (today, note, failed['8'], requests['8'], failed['roll8'], requests['roll8'], roll8, eight,
+                                 eight / roll8),
+            '| %s | growth of `playbooks/release.yml`: 4 application containers vs 2 (the same app, one run) (%s) | %.1f s '
+            '| %.1f s | %.3f | none | - |\n' % (today, note, two, four, four / two),
+            '| %s | growth of `playbooks/release.yml`: 8 application containers vs 4 (the same app, one run) (%s) | %.1f s '
+            '| %.1f s | %.3f | none | - |\n' % (today, note, four, eight, eight / four),
+            '| %s | failed requests during ours with 2, 4 and 8 containers (all %d runs each) | 0 | %d | | ours 0 | %s |\n'
+            % (today, options.repeat, ours_failed, 'met' if ours_failed == 0 else 'MISSED'),
+        ]
+        record(rows)
+        say('inserted %d rows into docs/benchmarks.md' % len(rows))
+    return 0 if ours_failed == 0 else 1
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--repeat', type=int, default=3, help='runs of each kind; the figures are medians')
     parser.add_argument('--record', action='store_true', help='insert the result rows into docs/benchmarks.md')
     parser.add_argument('--logs', metavar='DIR', help="keep each ansible-playbook run's output in DIR (numbered files)")
+    parser.add_argument('--eight', action='store_true',
+                        help='instead: ours with 2, 4 and 8 containers and the baseline with 8 (4 more nodes, made and '
+                             'removed by the run)')
     options = parser.parse_args()
     if options.logs:
         os.makedirs(options.logs, exist_ok=True)
         LOGS.append(options.logs)
+    if options.eight:
+        return main_eight(options)
 
     lab = lab_vars()
     registry = lab['registry']
@@ -416,8 +534,8 @@ def main():
             '| %s | failed requests during the release of 4 nodes, ours vs the rolling play (all %d runs each) | %d | %d | '
             '| ours 0 | %s |\n' % (today, options.repeat, roll_failed, ours_failed, 'met' if ours_failed == 0 else 'MISSED'),
             '| %s | growth of `playbooks/release.yml`: 4 application containers (fleet, 4 nodes) vs 2 (one node per cloud, '
-            'its own app and load balancers) (%s; failed requests with 2: %d of %d; 8 containers not measured: the lab '
-            'has 4 nodes) | %.1f s | %.1f s | %.3f | none | - |\n'
+            'its own app and load balancers) (%s; failed requests with 2: %d of %d; 8 containers: --eight) | %.1f s '
+            '| %.1f s | %.3f | none | - |\n'
             % (today, note, sum(figures['grow_failed']), sum(figures['grow_requests']), grow, ours, ours / grow),
         ]
         record(rows)

@@ -39,7 +39,10 @@ except ImportError:  # pragma: no cover - reported to the user
 
 REPO = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("LAB_STATE_DIR", REPO / ".lab"))
-INVENTORY = Path(os.environ.get("LAB_INVENTORY", REPO / "inventories" / "lab"))
+# The inventory of the lab; LAB_INVENTORY names another, or several sources separated by ':' (a benchmark adds nodes
+# to the lab with a second source).
+_SOURCES = [Path(p) for p in os.environ.get("LAB_INVENTORY", str(REPO / "inventories" / "lab")).split(os.pathsep) if p]
+INVENTORY, EXTRA_INVENTORIES = _SOURCES[0], _SOURCES[1:]
 RECIPES = Path(__file__).resolve().parent / "images"
 
 LABEL = "io.hna.cloudos.lab"
@@ -123,13 +126,13 @@ def topology() -> dict:
     """Return {'networks': {...}, 'nodes': [...], 'cache': {...}} from the lab inventory."""
     try:
         out = subprocess.run(
-            ["ansible-inventory", "-i", str(INVENTORY), "--list"],
+            ["ansible-inventory"] + [arg for path in [INVENTORY] + EXTRA_INVENTORIES for arg in ("-i", str(path))] + ["--list"],
             check=True, capture_output=True, text=True, cwd=REPO,
         ).stdout
     except FileNotFoundError:
         fail("ansible-inventory is not on PATH; run 'make setup' and use the project's virtualenv.")
     except subprocess.CalledProcessError as exc:
-        fail(f"cannot read the inventory {INVENTORY}: {exc.stderr.strip()}")
+        fail(f"cannot read the inventory {':'.join(map(str, [INVENTORY] + EXTRA_INVENTORIES))}: {exc.stderr.strip()}")
     inv = json.loads(out)
     hostvars = inv.get("_meta", {}).get("hostvars", {})
     nodes = []
