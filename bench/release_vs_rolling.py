@@ -83,8 +83,8 @@ REPOSITORY = 'cloudos/fleet'
 GROW_APP = 'fleetgrow'
 GROW_LISTEN_PORT, GROW_GLB_PORT, GROW_BASE_PORT = 8090, 8089, 18100
 ROLL_GLB_PORT = 8092
-# --logs: [the folder, then one entry per playbook run]; each run's output is kept there, numbered in order.
-LOGS = []
+# --logs: the folder where each playbook run's output is kept, numbered in order ('runs' counts them).
+LOGS = {'dir': None, 'runs': 0}
 # Version 2 as the lab tests release it, so that the lab ends in the state they leave.
 ENV_2 = {'release_env': {'TZ': 'Asia/Shanghai'}}
 EIGHT = '8 containers: measured with --eight (4 more nodes, made and removed by that run).'
@@ -117,10 +117,10 @@ def playbook(path, *args, inventories=(INVENTORY, ), check=True):
     started = time.monotonic()
     result = run(command, check=check, env=ansible_env())
     seconds = time.monotonic() - started
-    if LOGS:
-        LOGS.append(None)
-        name = '%02d-%s.log' % (len(LOGS), os.path.splitext(os.path.basename(path))[0])
-        with open(os.path.join(LOGS[0], name), 'w', encoding='utf-8') as handle:
+    if LOGS['dir']:
+        LOGS['runs'] += 1
+        name = '%02d-%s.log' % (LOGS['runs'], os.path.splitext(os.path.basename(path))[0])
+        with open(os.path.join(LOGS['dir'], name), 'w', encoding='utf-8') as handle:
             handle.write('$ %s\n# %.1f s, exit %d\n%s' % (' '.join(command), seconds, result.returncode, result.stdout))
     return result, seconds
 
@@ -164,6 +164,14 @@ def build(registry, version, base):
         run(['docker', 'build', '-q', '-t', name, directory])
     run(['docker', '--config', DOCKER_CONFIG, 'push', '-q', name])
     return name
+
+
+def build_images(registry, plan, versions):
+    """Build and push every version of the run: each on the base the plan gives it, the untimed first release of the
+    growth app (its name ends in g0) on 1."""
+    bases = dict(value for round_ in plan for value in round_.values())
+    for version in versions:
+        build(registry, version, '1' if version.endswith('g0') else bases[version])
 
 
 def registry_request(registry, method, path, headers=None):
@@ -295,6 +303,15 @@ def median(values):
     return statistics.median(values) if values else float('nan')
 
 
+def report_runs(options, figures, load_before):
+    """Print the load average around the run and every run's figures; return the date and the note of the rows."""
+    load_after = os.getloadavg()[0]
+    say('load average: %.1f before, %.1f after' % (load_before, load_after))
+    say('all runs: %s' % json.dumps({k: [round(v, 2) if isinstance(v, float) else v for v in vs] for k, vs in figures.items()}))
+    return (datetime.date.today().isoformat(),
+            'median of %d; load average %.1f before, %.1f after' % (options.repeat, load_before, load_after))
+
+
 def record(rows):
     """Insert the rows at the end of the table of the release section of docs/benchmarks.md."""
     return insert_rows(rows, ['`playbooks/release.yml`'], heading=[
@@ -345,9 +362,7 @@ def main_eight(options):
         extra_nodes('present')
         say('4 more nodes (bench/inventory8) up and bootstrapped in %.1f s' % (time.monotonic() - started))
         started = time.monotonic()
-        for version in versions:
-            build(registry, version, '1' if version.endswith('g0') else next(
-                b for r in plan for v, b in r.values() if v == version))
+        build_images(registry, plan, versions)
         base_images = ['%s/%s:%s' % (registry, REPOSITORY, tag) for tag in ('1', '2')]
         playbook('bench/release_bench_setup.yml', '-e', 'bench_state=present', *extra({'bench_base_images': base_images}),
                  inventories=(INVENTORY, INVENTORY8))
@@ -379,18 +394,14 @@ def main_eight(options):
         say('deleted %d of %d bench images from the registry' % (remove_images(registry, versions), len(versions)))
         extra_nodes('absent')
         say('removed the 4 extra nodes')
-    load_after = os.getloadavg()[0]
     two, four, eight, roll8 = (median(figures[key]) for key in ('2', '4', '8', 'roll8'))
     say('')
     say('ours (median of %d): 2 containers %.1f s, 4 containers %.1f s, 8 containers %.1f s; baseline with 8: %.1f s'
         % (options.repeat, two, four, eight, roll8))
     say('failed requests: %s of %s' % (json.dumps(failed), json.dumps(requests)))
-    say('load average: %.1f before, %.1f after' % (load_before, load_after))
-    say('all runs: %s' % json.dumps(dict((k, [round(v, 2) for v in vs]) for k, vs in figures.items())))
+    today, note = report_runs(options, figures, load_before)
     ours_failed = failed['2'] + failed['4'] + failed['8']
     if options.record:
-        today = datetime.date.today().isoformat()
-        note = 'median of %d; load average %.1f before, %.1f after' % (options.repeat, load_before, load_after)
         rows = [
             '| %s | `playbooks/release.yml` with 8 application containers (4 nodes per cloud: the lab\'s 4 and 4 more of '
             'bench/inventory8), cold, under ~50 requests/s through its GLB vs the rolling `serial: 1` play over the same 8 '
@@ -420,7 +431,7 @@ def main():
     options = parser.parse_args()
     if options.logs:
         os.makedirs(options.logs, exist_ok=True)
-        LOGS.append(options.logs)
+        LOGS['dir'] = options.logs
     if options.eight:
         return main_eight(options)
 
@@ -445,9 +456,7 @@ def main():
     touched_fleet = False
     try:
         started = time.monotonic()
-        for version in versions:
-            build(registry, version, '1' if version.endswith('g0') else next(
-                b for r in plan for v, b in r.values() if v == version))
+        build_images(registry, plan, versions)
         say('built and pushed %d images in %.1f s' % (len(versions), time.monotonic() - started))
         started = time.monotonic()
         base_images = ['%s/%s:%s' % (registry, REPOSITORY, tag) for tag in ('1', '2')]
@@ -503,7 +512,6 @@ def main():
             if touched_fleet:
                 say('a rerun of release.yml -e app=fleet -e version=1 changes nothing: %s' % check_rerun_changes_nothing())
 
-    load_after = os.getloadavg()[0]
     ours, roll, grow = median(figures['ours']), median(figures['roll']), median(figures['grow'])
     ours_failed, roll_failed = sum(figures['ours_failed']), sum(figures['roll_failed'])
     ratio = ours / roll
@@ -519,12 +527,9 @@ def main():
     say('growth: 2 containers %.1f s, 4 containers %.1f s (x%.2f); %s' % (grow, ours, ours / grow, EIGHT))
     for name, value, target, met in results:
         say('%-52s %8.3f (target %s) -> %s' % (name, value, target, 'met' if met else 'MISSED'))
-    say('load average: %.1f before, %.1f after' % (load_before, load_after))
-    say('all runs: %s' % json.dumps({k: [round(v, 2) if isinstance(v, float) else v for v in vs] for k, vs in figures.items()}))
+    today, note = report_runs(options, figures, load_before)
 
     if options.record:
-        today = datetime.date.today().isoformat()
-        note = 'median of %d; load average %.1f before, %.1f after' % (options.repeat, load_before, load_after)
         rows = [
             '| %s | `playbooks/release.yml` of fleet, 4 nodes in 2 clouds, cold (new image), under ~50 requests/s through '
             'the GLB vs a rolling `serial: 1` community.docker play reloading nginx, the same load through its own '

@@ -98,6 +98,14 @@ def write_json(path, document, replace=True):
     directory = os.path.dirname(path)
     ensure_dir(directory)
     payload = (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + '\n').encode('utf-8')
+    return write_file(path, payload, replace=replace)
+
+
+def write_file(path, payload, mode=FILE_MODE, replace=True, owner=None):
+    """Write ``payload`` (bytes) to ``path`` in an existing directory atomically: a temporary file beside it, given
+    ``mode`` (and ``owner``, a ``(uid, gid)``, when given), fsynced, then renamed over ``path`` (or, without
+    ``replace``, linked into place: False if ``path`` exists); the directory is fsynced after."""
+    directory = os.path.dirname(path)
     try:
         descriptor, temporary = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp', dir=directory)
     except OSError as exc:
@@ -106,7 +114,9 @@ def write_json(path, document, replace=True):
         with os.fdopen(descriptor, 'wb') as handle:
             handle.write(payload)
             handle.flush()
-            os.fchmod(handle.fileno(), FILE_MODE)
+            os.fchmod(handle.fileno(), mode)
+            if owner is not None:
+                os.fchown(handle.fileno(), *owner)
             os.fsync(handle.fileno())
         if replace:
             os.replace(temporary, path)
@@ -134,10 +144,10 @@ SECRETS_DIR_MODE = 0o500
 def write_secrets(directory, secrets, uid=0, gid=0, check_mode=False):
     """Write each of ``secrets`` ({name: text}) as ``directory/<name>``, mode 0400, owned by ``uid``:``gid``.
 
-    ``directory`` gets mode 0500 and the same owner (its parents 0750, root's). A file is replaced atomically (a
-    container that mounts the directory sees the new file at its next open) and only when its content, mode or owner
-    differ. Other files in ``directory`` are left alone. Return ``({name: action}, action of the folder)``, each action
-    created, updated or unchanged; no value ever appears in a message.
+    ``directory`` gets mode 0500 and the same owner (its parents 0750, root's). A file is replaced atomically by
+    :func:`write_file` (a container that mounts the directory sees the new file at its next open) and only when its
+    content, mode or owner differ. Other files in ``directory`` are left alone. Return ``({name: action}, action of
+    the folder)``, each action created, updated or unchanged; no value ever appears in a message.
     """
     if not os.path.isabs(directory or ''):
         raise StoreError('secrets_dir must be an absolute path, not %s.' % json.dumps(str(directory)))
@@ -182,26 +192,8 @@ def write_secrets(directory, secrets, uid=0, gid=0, check_mode=False):
         except OSError as exc:
             raise StoreError('cannot prepare the folder %s: %s.' % (directory, exc.strerror or exc)) from None
     for name, action in sorted(actions.items()):
-        if action == 'unchanged':
-            continue
-        path = os.path.join(directory, name)
-        descriptor, temporary = None, None
-        try:
-            descriptor, temporary = tempfile.mkstemp(prefix='.%s.' % name, suffix='.tmp', dir=directory)
-            with os.fdopen(descriptor, 'wb') as handle:
-                os.fchmod(handle.fileno(), SECRET_MODE)
-                handle.write(secrets[name].encode('utf-8'))
-                handle.flush()
-                os.fchown(handle.fileno(), uid, gid)
-                os.fsync(handle.fileno())
-            os.replace(temporary, path)
-        except OSError as exc:
-            raise StoreError('cannot write the secret file %s: %s.' % (path, exc.strerror or exc)) from None
-        finally:
-            if temporary and os.path.exists(temporary):
-                os.unlink(temporary)
-    if any(action != 'unchanged' for action in actions.values()):
-        fsync_directory(directory)
+        if action != 'unchanged':
+            write_file(os.path.join(directory, name), secrets[name].encode('utf-8'), mode=SECRET_MODE, owner=(uid, gid))
     return actions, folder
 
 
