@@ -9,7 +9,7 @@ The tests run in this order and leave the lab as `make lab` leaves it, at versio
 - a rerun of the release of version 1 changes nothing, and check mode prints the plan of version 2 and changes
   nothing;
 - release 1 -> 2 under load: 0 failed requests, then every answer is 2, and the ledger has the entry with every
-  host's results;
+  host's results; the file of a secret that left the inventory is removed, fleet's own kept;
 - release of the broken version 3: the play fails naming a host and the health check, 0 failed requests, every
   load balancer and every node still serve 2;
 - a second release while the lock is held fails naming the holder; release_unlock.yml frees it;
@@ -36,6 +36,8 @@ import pytest
 
 from conftest import FLEET_ENV_2, HOSTVARS, INV, NODES, explain, node_host, run_module, run_playbook
 from loadclient import Load
+
+SECRETS_DIR = '/etc/hna-cloudos/releases/production/fleet/secrets'
 
 GLB_URL = HOSTVARS['bj2-node1'].get('glb_url', 'http://10.231.0.12:8088')
 LBS = INV.get('lb', {}).get('hosts', [])
@@ -129,6 +131,9 @@ def container_env(node, name):
 
 
 def test_release_1_to_2_under_load():
+    # The file of a secret that was taken out of the inventory: the release removes it, and keeps fleet's own.
+    for node in NODES:
+        node_host(node).check_output("sh -c 'echo stale > %s/gone-token'" % SECRETS_DIR)
     with Load(GLB_URL) as load:
         res, wall = release('-e', 'version=2', '-e', ENV_2)
         time.sleep(2)
@@ -150,6 +155,7 @@ def test_release_1_to_2_under_load():
     for node in NODES:
         assert container_env(node, 'fleet-2')['TZ'] == 'Asia/Shanghai'
         assert container_env(node, 'fleet-1')['TZ'] == 'UTC'
+        assert node_host(node).check_output('ls %s' % SECRETS_DIR).split() == ['db-password'], node
 
 
 def test_release_of_the_broken_version_stops_at_the_health_gate():

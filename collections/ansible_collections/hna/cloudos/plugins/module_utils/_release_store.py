@@ -141,16 +141,23 @@ SECRET_MODE = 0o400
 SECRETS_DIR_MODE = 0o500
 
 
-def write_secrets(directory, secrets, uid=0, gid=0, check_mode=False):
+def write_secrets(directory, secrets, uid=0, gid=0, check_mode=False, keep=None):
     """Write each of ``secrets`` ({name: text}) as ``directory/<name>``, mode 0400, owned by ``uid``:``gid``.
 
     ``directory`` gets mode 0500 and the same owner (its parents 0750, root's). A file is replaced atomically by
     :func:`write_file` (a container that mounts the directory sees the new file at its next open) and only when its
-    content, mode or owner differ. Other files in ``directory`` are left alone. Return ``({name: action}, action of
-    the folder)``, each action created, updated or unchanged; no value ever appears in a message.
+    content, mode or owner differ. Without ``keep`` the other files of ``directory`` are left alone; with ``keep`` (a
+    list of names, possibly empty) every other file whose name is neither in ``secrets`` nor in ``keep`` is removed
+    (action removed), and with no secret to write a missing ``directory`` is not created (action absent). Return
+    ``({name: action}, action of the folder)``, each action created, updated, unchanged or removed; no value ever
+    appears in a message.
     """
     if not os.path.isabs(directory or ''):
         raise StoreError('secrets_dir must be an absolute path, not %s.' % json.dumps(str(directory)))
+    for name in list(secrets) + list(keep or []):
+        if not SECRET_NAME.match(str(name)):
+            raise StoreError('secret name %s is not a file name (letters, digits, ., _ and -, at most 128, not '
+                             'starting with . or -).' % json.dumps(str(name)))
     for name, value in secrets.items():
         if not SECRET_NAME.match(str(name)):
             raise StoreError('secret name %s is not a file name (letters, digits, ., _ and -, at most 128, not '
@@ -179,8 +186,19 @@ def write_secrets(directory, secrets, uid=0, gid=0, check_mode=False):
         folder = 'unchanged' if (info.st_mode & 0o7777) == SECRETS_DIR_MODE and (info.st_uid, info.st_gid) == (uid, gid) \
             else 'updated'
     except FileNotFoundError:
-        folder = 'created'
-    if check_mode:
+        folder = 'created' if secrets or keep is None else 'absent'
+    if keep is not None and folder != 'absent':
+        try:
+            present = sorted(os.listdir(directory))
+        except FileNotFoundError:
+            present = []
+        except OSError as exc:
+            raise StoreError('cannot list %s: %s.' % (directory, exc.strerror or exc)) from None
+        allowed = set(secrets) | set(keep)
+        for name in present:
+            if name not in allowed and not name.startswith('.'):
+                actions[name] = 'removed'
+    if check_mode or folder == 'absent':
         return actions, folder
     if folder != 'unchanged':
         ensure_dir(os.path.dirname(directory))
@@ -192,7 +210,9 @@ def write_secrets(directory, secrets, uid=0, gid=0, check_mode=False):
         except OSError as exc:
             raise StoreError('cannot prepare the folder %s: %s.' % (directory, exc.strerror or exc)) from None
     for name, action in sorted(actions.items()):
-        if action != 'unchanged':
+        if action == 'removed':
+            remove(os.path.join(directory, name))
+        elif action != 'unchanged':
             write_file(os.path.join(directory, name), secrets[name].encode('utf-8'), mode=SECRET_MODE, owner=(uid, gid))
     return actions, folder
 

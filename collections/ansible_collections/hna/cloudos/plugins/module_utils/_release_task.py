@@ -53,6 +53,7 @@ def release_argument_spec():
         secrets_dir=dict(type='path', no_log=False),
         secrets_uid=dict(type='int', default=0, no_log=False),
         secrets_gid=dict(type='int', default=0, no_log=False),
+        secrets_keep=dict(type='list', elements='str', no_log=False),
     )
     return spec
 
@@ -161,16 +162,17 @@ def _run_secrets(module):
     try:
         rel.validate_name('app', params['app'])
         written, folder = store.write_secrets(params['secrets_dir'], params['secrets'], params['secrets_uid'],
-                                              params['secrets_gid'], check_mode=module.check_mode)
+                                              params['secrets_gid'], check_mode=module.check_mode,
+                                              keep=params['secrets_keep'])
     except (rel.ReleaseError, store.StoreError) as exc:
         module.fail_json(msg=str(exc), changed=False)
-    changed = folder != 'unchanged' or any(action != 'unchanged' for action in written.values())
+    changed = folder not in ('unchanged', 'absent') or any(action != 'unchanged' for action in written.values())
     result = dict(changed=changed, secrets=written, secrets_dir=dict(path=params['secrets_dir'], action=folder))
     if module._diff:
         result['diff'] = dict(before=dict((name, 'unchanged' if action == 'unchanged' else '(old content)')
                                           for name, action in written.items() if action != 'created'),
                               after=dict((name, 'unchanged' if action == 'unchanged' else '(new content)')
-                                         for name, action in written.items()))
+                                         for name, action in written.items() if action != 'removed'))
     module.exit_json(**result)
 
 

@@ -151,7 +151,8 @@ options:
       - With O(action=secrets), the app's secret files - file name (letters, digits, C(.), C(_) and C(-)) to content.
       - Each is written as C(<secrets_dir>/<name>) with mode 0400, owned by O(secrets_uid):O(secrets_gid), through
         a temporary file renamed into place (a container that mounts the folder reads the new content at its next
-        open), and only when its content, mode or owner differ. Other files in the folder are left alone.
+        open), and only when its content, mode or owner differ. Other files in the folder are left alone, unless
+        O(secrets_keep) is set.
       - The values are never logged, returned or shown in a diff; they belong in no bundle or ledger.
     type: dict
   secrets_dir:
@@ -170,6 +171,15 @@ options:
       - With O(action=secrets), the group of the files and the folder.
     type: int
     default: 0
+  secrets_keep:
+    description:
+      - With O(action=secrets), the names of the secrets that may stay in O(secrets_dir) although this run does not
+        write them (the app's other secrets, which another retained version reads).
+      - When set (an empty list too), every other file of the folder is removed, so that a secret taken out of the
+        inventory does not stay on the hosts; with no O(secrets) to write, a missing folder is not created.
+      - Unset, the other files are left alone.
+    type: list
+    elements: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - hna.cloudos.release
@@ -343,12 +353,14 @@ entry:
   returned: when O(action) is V(begin), V(host_result) or V(finish)
   type: dict
 secrets:
-  description: With O(action=secrets), what happened to each file - V(created), V(updated) or V(unchanged) (names only).
+  description: With O(action=secrets), what happened to each file - V(created), V(updated), V(unchanged) or V(removed)
+    (names only).
   returned: when O(action=secrets)
   type: dict
   sample: {db-password: unchanged}
 secrets_dir:
-  description: With O(action=secrets), the folder - C(path) and C(action) (V(created), V(updated) or V(unchanged)).
+  description: With O(action=secrets), the folder - C(path) and C(action) (V(created), V(updated), V(unchanged), or V(absent)
+    when there was nothing to write or keep in a folder that does not exist).
   returned: when O(action=secrets)
   type: dict
   sample: {path: /etc/hna-cloudos/releases/production/fleet/secrets, action: unchanged}

@@ -132,6 +132,37 @@ def test_secret_files_are_written_once_with_their_mode_and_owner(run, tmp_path):
     assert not (tmp_path / 'releases').exists()  # no ledger, no bundle
 
 
+def test_secrets_keep_removes_the_files_of_secrets_that_left_the_inventory(run, tmp_path):
+    folder = tmp_path / 'secrets'
+    owner = dict(secrets_uid=os.getuid(), secrets_gid=os.getgid(), secrets_dir=str(folder))
+    run(release, action='secrets', secrets={'db-password': 'a', 'old-token': 'b', 'api-key': 'c'}, **owner)
+    # Without secrets_keep the other files stay, as before.
+    left = run(release, action='secrets', secrets={'db-password': 'a'}, **owner)
+    assert not left['changed'] and sorted(os.listdir(str(folder))) == ['api-key', 'db-password', 'old-token']
+    # api-key is still in the inventory (another version reads it); old-token left it.
+    args = dict(action='secrets', secrets={'db-password': 'a'}, secrets_keep=['api-key'], **owner)
+    planned = run(release, _ansible_check_mode=True, _ansible_diff=True, **args)
+    assert planned['changed'] and planned['secrets'] == {'db-password': 'unchanged', 'old-token': 'removed'}
+    assert planned['diff']['before'] == {'db-password': 'unchanged', 'old-token': '(old content)'}
+    assert 'old-token' not in planned['diff']['after']
+    assert (folder / 'old-token').exists()
+    pruned = run(release, **args)
+    assert pruned['changed'] and pruned['secrets'] == {'db-password': 'unchanged', 'old-token': 'removed'}
+    assert sorted(os.listdir(str(folder))) == ['api-key', 'db-password']
+    assert not run(release, **args)['changed']
+    assert not run(release, _ansible_check_mode=True, **args)['changed']
+    # Every secret gone from the inventory: the folder is emptied, and a missing one is not created.
+    emptied = run(release, action='secrets', secrets={}, secrets_keep=[], **owner)
+    assert emptied['changed'] and emptied['secrets'] == {'api-key': 'removed', 'db-password': 'removed'}
+    assert os.listdir(str(folder)) == []
+    absent = dict(owner, secrets_dir=str(tmp_path / 'never'))
+    nothing = run(release, action='secrets', secrets={}, secrets_keep=[], **absent)
+    assert not nothing['changed'] and nothing['secrets_dir']['action'] == 'absent'
+    assert not (tmp_path / 'never').exists()
+    bad = run(release, action='secrets', secrets={}, secrets_keep=['../etc'], **owner)
+    assert bad['failed'] and bad['msg'].startswith('secret name "../etc" is not a file name')
+
+
 @pytest.mark.parametrize('secrets, secrets_dir, expected', [
     ({'../x': 'v'}, '/tmp/s', 'secret name "../x" is not a file name'),
     ({'.hidden': 'v'}, '/tmp/s', 'secret name ".hidden" is not a file name'),
