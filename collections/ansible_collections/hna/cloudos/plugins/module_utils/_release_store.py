@@ -159,9 +159,6 @@ def write_secrets(directory, secrets, uid=0, gid=0, check_mode=False, keep=None)
             raise StoreError('secret name %s is not a file name (letters, digits, ., _ and -, at most 128, not '
                              'starting with . or -).' % json.dumps(str(name)))
     for name, value in secrets.items():
-        if not SECRET_NAME.match(str(name)):
-            raise StoreError('secret name %s is not a file name (letters, digits, ., _ and -, at most 128, not '
-                             'starting with . or -).' % json.dumps(str(name)))
         if not isinstance(value, str):
             raise StoreError('the value of secret %s must be text, not %s: quote it.' % (name, type(value).__name__))
     actions = {}
