@@ -221,7 +221,7 @@ def test_version_3_fails_its_health_check_but_tells_its_version(stack):
     assert headers["X-App-Version"] == "3"
     status, _, body = three.request("/version")
     assert (status, body) == (200, "3\n")
-    # The start period (30 s) passes, then three failed checks 2 s apart.
+    # The start period (40 s) passes, then three failed checks 5 s apart.
     _wait_health(three.container, "unhealthy", 90)
 
 
