@@ -14,6 +14,7 @@ import pickle
 import textwrap
 
 import pytest
+import yaml
 
 from ansible_collections.hna.cloudos.plugins.module_utils import _compose as compose
 from ansible_collections.hna.cloudos.plugins.module_utils import _compose_document as document_utils
@@ -153,6 +154,48 @@ def test_yaml_explicit_tags_that_are_fine():
 def test_yaml_merge_keys_and_anchors():
     loaded = compose.load_yaml_text('x: &base {a: 1, b: 2}\ny:\n  <<: *base\n  b: 3\n')
     assert loaded['y'] == {'a': 1, 'b': 3}
+
+
+FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures', 'compose')
+EDGE_CASES = (
+    'a: 22:22\nb: 0x1F\nc: 0o17\nd: 010\ne: yes\nf: ~\ng: 1.10\nh: .inf\ni: -.INF\nj: .NaN\nk: 2001-12-14\n',
+    'x: &base {a: 1, b: [2, 3]}\ny:\n  <<: *base\n  b: !reset []\nz: !override {c: 4}\n',
+    'text: |\n  line one\n  line two\nfolded: >-\n  one\n  two\nquoted: "0x1F"\nsingle: \'yes\'\nunicode: "\\u00e9t\\u00e9"\n',
+    '? complex\n: value\n0x10: hexadecimal key\n',
+    'a: !!int "0x10"\nb: !!float "2"\nc: !!bool "False"\nd: !!str 10\ne: !!null ""\n',
+)
+
+
+def _typed(value):
+    """A loaded document as nested lists of (type, text), so that two loads compare on types and texts too."""
+    if isinstance(value, dict):
+        return ['dict'] + [[_typed(key), _typed(item)] for key, item in value.items()]
+    if isinstance(value, list):
+        return ['list'] + [_typed(item) for item in value]
+    return [type(value).__name__, repr(value)]
+
+
+def _fixture_texts():
+    texts = []
+    for root, _dirs, files in sorted(os.walk(FIXTURES)):
+        for name in sorted(files):
+            if name.endswith(('.yaml', '.yml')):
+                with open(os.path.join(root, name)) as handle:
+                    texts.append(handle.read())
+    return texts
+
+
+def test_compose_loader_parses_with_libyaml_where_pyyaml_has_it():
+    if yaml.__with_libyaml__:
+        assert issubclass(document_utils.ComposeLoader, yaml.CSafeLoader)
+
+
+def test_libyaml_and_pure_python_loaders_read_every_file_the_same():
+    pure = document_utils.compose_loader(yaml.SafeLoader)
+    texts = _fixture_texts()
+    assert len(texts) >= 20
+    for text in texts + list(EDGE_CASES):
+        assert _typed(yaml.load(text, Loader=document_utils.ComposeLoader)) == _typed(yaml.load(text, Loader=pure))  # nosec B506
 
 
 # --- name ---------------------------------------------------------------------------------------------------
