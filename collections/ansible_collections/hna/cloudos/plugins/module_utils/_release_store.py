@@ -139,6 +139,32 @@ def write_file(path, payload, mode=FILE_MODE, replace=True, owner=None):
 SECRET_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
 SECRET_MODE = 0o400
 SECRETS_DIR_MODE = 0o500
+#: The temporary file of :func:`write_file` for a secret (``.<name>.<random>.tmp``), left behind when a write was killed.
+SECRET_TEMPORARY = re.compile(r'^\.[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.[a-z0-9_]{8}\.tmp$')
+#: A temporary file older than this is a leftover; a write in progress holds its file for milliseconds.
+STALE_TEMPORARY_SECONDS = 60
+
+
+def stale_temporaries(directory, now=None):
+    """The names of the temporary files of secrets in ``directory`` that a killed write left behind (sorted)."""
+    now = time.time() if now is None else now
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise StoreError('cannot list %s: %s.' % (directory, exc.strerror or exc)) from None
+    stale = []
+    for name in sorted(names):
+        if not SECRET_TEMPORARY.match(name):
+            continue
+        try:
+            info = os.lstat(os.path.join(directory, name))
+        except FileNotFoundError:
+            continue
+        if now - info.st_mtime >= STALE_TEMPORARY_SECONDS:
+            stale.append(name)
+    return stale
 
 
 def write_secrets(directory, secrets, uid=0, gid=0, check_mode=False, keep=None):
@@ -148,7 +174,9 @@ def write_secrets(directory, secrets, uid=0, gid=0, check_mode=False, keep=None)
     :func:`write_file` (a container that mounts the directory sees the new file at its next open) and only when its
     content, mode or owner differ. Without ``keep`` the other files of ``directory`` are left alone; with ``keep`` (a
     list of names, possibly empty) every other file whose name is neither in ``secrets`` nor in ``keep`` is removed
-    (action removed), and with no secret to write a missing ``directory`` is not created (action absent). Return
+    (action removed), and with no secret to write a missing ``directory`` is not created (action absent). The
+    temporary files that a killed write left behind (see :func:`stale_temporaries`) are removed either way, under
+    their own names (action removed): they hold a secret's value. Return
     ``({name: action}, action of the folder)``, each action created, updated, unchanged or removed; no value ever
     appears in a message.
     """
@@ -195,6 +223,9 @@ def write_secrets(directory, secrets, uid=0, gid=0, check_mode=False, keep=None)
         for name in present:
             if name not in allowed and not name.startswith('.'):
                 actions[name] = 'removed'
+    if folder not in ('created', 'absent'):
+        for name in stale_temporaries(directory):
+            actions[name] = 'removed'
     if check_mode or folder == 'absent':
         return actions, folder
     if folder != 'unchanged':

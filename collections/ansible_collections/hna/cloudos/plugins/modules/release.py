@@ -153,6 +153,8 @@ options:
         a temporary file renamed into place (a container that mounts the folder reads the new content at its next
         open), and only when its content, mode or owner differ. Other files in the folder are left alone, unless
         O(secrets_keep) is set.
+      - The temporary files that a killed write left in the folder (C(.<name>.<random>.tmp), older than a minute)
+        are removed, and reported under their names as V(removed).
       - The values are never logged, returned or shown in a diff; they belong in no bundle or ledger.
     type: dict
   secrets_dir:

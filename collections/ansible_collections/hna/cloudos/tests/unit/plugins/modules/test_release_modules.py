@@ -163,6 +163,28 @@ def test_secrets_keep_removes_the_files_of_secrets_that_left_the_inventory(run, 
     assert bad['failed'] and bad['msg'].startswith('secret name "../etc" is not a file name')
 
 
+def test_temporary_files_of_a_killed_write_are_removed_once_stale(run, tmp_path):
+    folder = tmp_path / 'secrets'
+    args = dict(action='secrets', secrets={'db-password': 'a'}, secrets_dir=str(folder), secrets_uid=os.getuid(),
+                secrets_gid=os.getgid())
+    run(release, **args)
+    # What a write killed between its temporary file and the rename leaves: the value, under a hidden name.
+    stale, fresh, other = folder / '.db-password.k2x9q_ab.tmp', folder / '.db-password.7hq2m0zd.tmp', folder / '.keep.me'
+    for path in (stale, fresh, other):
+        path.write_text('a')
+    old = os.stat(str(stale)).st_mtime - 120
+    os.utime(str(stale), (old, old))
+    planned = run(release, _ansible_check_mode=True, _ansible_diff=True, **args)
+    assert planned['changed'] and planned['secrets'] == {'db-password': 'unchanged', stale.name: 'removed'}
+    assert stale.exists()
+    cleaned = run(release, **args)
+    assert cleaned['changed'] and cleaned['secrets'] == {'db-password': 'unchanged', stale.name: 'removed'}
+    # A write in progress (a fresh temporary file) and files that are not ours stay.
+    assert sorted(os.listdir(str(folder))) == sorted(['db-password', fresh.name, other.name])
+    assert not run(release, **args)['changed']
+    assert not run(release, _ansible_check_mode=True, **args)['changed']
+
+
 @pytest.mark.parametrize('secrets, secrets_dir, expected', [
     ({'../x': 'v'}, '/tmp/s', 'secret name "../x" is not a file name'),
     ({'.hidden': 'v'}, '/tmp/s', 'secret name ".hidden" is not a file name'),
