@@ -4,6 +4,8 @@ import json
 import os
 import subprocess
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -108,6 +110,18 @@ def wait_for(predicate, timeout=60, what="condition", interval=0.5):
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
+
+
+def prometheus(path, **params):
+    """The ``data`` of a Prometheus API answer of the lab's monitoring server (``path`` with its query, or ``params``)."""
+    server = sorted(group_hosts("monitoring_servers"))[0]
+    url = f"http://{HOSTVARS[server]['lab_interconnect_address']}:9090{path}"
+    if params:
+        url += "?" + urllib.parse.urlencode(params)
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body = json.load(response)
+    assert body["status"] == "success", body
+    return body["data"]
 
 # The proxies between the load client and the app: (inventory host, container).
 PROXIES = [(h, "glb") for h in sorted(group_hosts("glb"))] + [(h, "lb") for h in sorted(group_hosts("lb"))]

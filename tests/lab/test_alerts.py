@@ -14,16 +14,13 @@ import calendar
 import json
 import re
 import time
-import urllib.parse
-import urllib.request
 
 import pymysql
 import pytest
 
-from conftest import HOSTVARS, REPO, group_hosts, node_host, wait_for
+from conftest import HOSTVARS, REPO, group_hosts, node_host, prometheus, wait_for
 
 SERVER = sorted(group_hosts("monitoring_servers"))[0]
-PROMETHEUS = f"http://{HOSTVARS[SERVER]['lab_interconnect_address']}:9090"
 ALERT_LOG = "/var/log/hna-cloudos/alerts.jsonl"
 PRIMARY, REPLICA = "bj2-node1", "hz-node1"
 ROOT_PASSWORD = (REPO / ".lab" / "secrets" / "mysql-root-password").read_text().strip()
@@ -49,23 +46,15 @@ MARGIN = SCRAPE + 2 * EVALUATION + GROUP_WAIT + 10
 
 def rule_for(alertname):
     """The `for` of an alert as Prometheus runs it (its rules API), in seconds."""
-    for group in api("/api/v1/rules")["groups"]:
+    for group in prometheus("/api/v1/rules")["groups"]:
         for rule in group["rules"]:
             if rule.get("name") == alertname:
                 return rule.get("duration", 0)
     raise AssertionError(f"no rule {alertname} in Prometheus")
 
 
-def api(path, **params):
-    url = PROMETHEUS + path + ("?" + urllib.parse.urlencode(params) if params else "")
-    with urllib.request.urlopen(url, timeout=10) as response:
-        body = json.load(response)
-    assert body["status"] == "success", body
-    return body["data"]
-
-
 def firing():
-    return [a for a in api("/api/v1/alerts")["alerts"] if a["state"] == "firing"]
+    return [a for a in prometheus("/api/v1/alerts")["alerts"] if a["state"] == "firing"]
 
 
 def received():
@@ -196,7 +185,7 @@ def all_of(faults, status, before):
 def test_rules_are_loaded_and_no_alert_fires_on_the_healthy_lab():
     # Evaluated at least once (a rule just loaded is of unknown health), and each without error.
     rules = wait_for(lambda: (lambda rules: rules if all(r["health"] != "unknown" for r in rules) else None)(
-        [r for g in api("/api/v1/rules")["groups"] for r in g["rules"]]), 60, "every rule evaluated", 2)
+        [r for g in prometheus("/api/v1/rules")["groups"] for r in g["rules"]]), 60, "every rule evaluated", 2)
     assert len(rules) >= 18 and all(r["health"] == "ok" for r in rules), rules
     # The lab after every other test: replication running, every load balancer, container and backup as the main
     # job left them. A firing alert here is a fault some test left behind.
@@ -207,7 +196,7 @@ def test_rules_are_loaded_and_no_alert_fires_on_the_healthy_lab():
 def worker():
     """A container on hz-node2 that should run (restart policy unless-stopped), seen running by the metrics."""
     run_on_hz2("hnatest-alert-worker", "--restart unless-stopped --no-healthcheck", "sleep 86400")
-    wait_for(lambda: api("/api/v1/query", query='hna_container_running{name="hnatest-alert-worker"} == 1')["result"],
+    wait_for(lambda: prometheus("/api/v1/query", query='hna_container_running{name="hnatest-alert-worker"} == 1')["result"],
              90, "the worker running in Prometheus", 2)
     yield
     node_host("hz-node2").run("docker rm -f hnatest-alert-worker hnatest-alert-sick hnatest-alert-crasher")
@@ -217,7 +206,7 @@ def worker():
 def fresh_backup():
     """A successful scheduled backup run on the primary, so that its status is in node_exporter's textfile directory."""
     sh(PRIMARY, backup_command())
-    wait_for(lambda: api("/api/v1/query", query=f'hna_cloudos_backup_last_run_success{{backup="{BACKUP}"}} == 1')["result"],
+    wait_for(lambda: prometheus("/api/v1/query", query=f'hna_cloudos_backup_last_run_success{{backup="{BACKUP}"}} == 1')["result"],
              60, "the backup's status in Prometheus", 2)
     yield
     sh(PRIMARY, f"test ! -e {LOGIN}.saved || mv {LOGIN}.saved {LOGIN}")

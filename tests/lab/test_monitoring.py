@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from conftest import HOSTVARS, NODES, REPO, group_hosts, node_host, run_playbook, wait_for
+from conftest import HOSTVARS, NODES, REPO, group_hosts, node_host, prometheus, run_playbook, wait_for
 
 NODE = "bj2-node2"
 PORT = 9100
@@ -147,15 +147,7 @@ def test_bad_input_fails_naming_the_variable_and_changes_nothing(override, name)
 
 # --- The monitoring server (role monitoring_server) -----------------------------------------------------------------
 SERVER = sorted(group_hosts("monitoring_servers"))[0]
-PROMETHEUS = f"http://{HOSTVARS[SERVER]['lab_interconnect_address']}:9090"
 SECRETS = REPO / ".lab" / "secrets"
-
-
-def prometheus(path):
-    with urllib.request.urlopen(PROMETHEUS + path, timeout=10) as response:
-        body = json.load(response)
-    assert body["status"] == "success", body
-    return body["data"]
 
 
 def test_every_node_database_cache_load_balancer_and_the_registry_is_a_healthy_target():
