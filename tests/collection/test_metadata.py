@@ -221,6 +221,21 @@ def test_project_readme_module_table_lists_every_module():
     assert len(listed) == len(set(listed))
 
 
+
+def test_collection_readme_lists_every_filter_and_test():
+    listed = _readme_table_modules(COLLECTION_DIR / 'README.md', 'Filters and tests')
+    plugins = []
+    # The names each plugin file registers: the keys of the dictionary its filters() or tests() method returns.
+    for kind, method in (('filter', 'filters'), ('test', 'tests')):
+        for path in sorted((COLLECTION_DIR / 'plugins' / kind).glob('*.py')):
+            for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+                if isinstance(node, ast.FunctionDef) and node.name == method:
+                    returned = [item.value for item in ast.walk(node) if isinstance(item, ast.Return)]
+                    plugins += [key.value for value in returned if isinstance(value, ast.Dict) for key in value.keys]
+    assert plugins, 'no filter or test plugin found'
+    assert sorted(listed) == sorted(plugins)
+    assert len(listed) == len(set(listed))
+
 def test_collection_readme_lists_every_action_group_with_its_modules():
     text = (COLLECTION_DIR / 'README.md').read_text(encoding='utf-8')
     match = re.search(r'^#+ Action groups\s*$(.*?)(?=^#+ |\Z)', text, re.MULTILINE | re.DOTALL)
