@@ -145,17 +145,21 @@ SECRET_TEMPORARY = re.compile(r'^\.[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.[a-z0-9_]{8
 STALE_TEMPORARY_SECONDS = 60
 
 
-def stale_temporaries(directory, now=None):
-    """The names of the temporary files of secrets in ``directory`` that a killed write left behind (sorted)."""
-    now = time.time() if now is None else now
+def list_names(directory):
+    """The sorted names in ``directory``; none when it does not exist."""
     try:
-        names = os.listdir(directory)
+        return sorted(os.listdir(directory))
     except FileNotFoundError:
         return []
     except OSError as exc:
         raise StoreError('cannot list %s: %s.' % (directory, exc.strerror or exc)) from None
+
+
+def stale_temporaries(directory, names, now=None):
+    """Those of ``names`` (in ``directory``) that are temporary files of secrets a killed write left behind."""
+    now = time.time() if now is None else now
     stale = []
-    for name in sorted(names):
+    for name in names:
         if not SECRET_TEMPORARY.match(name):
             continue
         try:
@@ -212,20 +216,14 @@ def write_secrets(directory, secrets, uid=0, gid=0, check_mode=False, keep=None)
             else 'updated'
     except FileNotFoundError:
         folder = 'created' if secrets or keep is None else 'absent'
-    if keep is not None and folder != 'absent':
-        try:
-            present = sorted(os.listdir(directory))
-        except FileNotFoundError:
-            present = []
-        except OSError as exc:
-            raise StoreError('cannot list %s: %s.' % (directory, exc.strerror or exc)) from None
+    present = list_names(directory) if folder not in ('created', 'absent') else []
+    if keep is not None:
         allowed = set(secrets) | set(keep)
         for name in present:
             if name not in allowed and not name.startswith('.'):
                 actions[name] = 'removed'
-    if folder not in ('created', 'absent'):
-        for name in stale_temporaries(directory):
-            actions[name] = 'removed'
+    for name in stale_temporaries(directory, present):
+        actions[name] = 'removed'
     if check_mode or folder == 'absent':
         return actions, folder
     if folder != 'unchanged':
