@@ -236,6 +236,7 @@ def test_collection_readme_lists_every_filter_and_test():
     assert sorted(listed) == sorted(plugins)
     assert len(listed) == len(set(listed))
 
+
 def test_collection_readme_lists_every_action_group_with_its_modules():
     text = (COLLECTION_DIR / 'README.md').read_text(encoding='utf-8')
     match = re.search(r'^#+ Action groups\s*$(.*?)(?=^#+ |\Z)', text, re.MULTILINE | re.DOTALL)

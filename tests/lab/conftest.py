@@ -111,7 +111,6 @@ def wait_for(predicate, timeout=60, what="condition", interval=0.5):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-
 def prometheus(path, **params):
     """The ``data`` of a Prometheus API answer of the lab's monitoring server (``path`` with its query, or ``params``)."""
     server = sorted(group_hosts("monitoring_servers"))[0]
@@ -122,6 +121,7 @@ def prometheus(path, **params):
         body = json.load(response)
     assert body["status"] == "success", body
     return body["data"]
+
 
 # The proxies between the load client and the app: (inventory host, container).
 PROXIES = [(h, "glb") for h in sorted(group_hosts("glb"))] + [(h, "lb") for h in sorted(group_hosts("lb"))]

@@ -191,7 +191,7 @@ def _yaml_float(text):
 def compose_loader(base):
     """A loader class on ``base`` (PyYAML's ``CSafeLoader`` or ``SafeLoader``) that reads YAML as Compose does.
 
-    :data:`ComposeLoader` is built on libyaml's parser where PyYAML has it (about ten times faster than the
+    :data:`ComposeLoader` is built on libyaml's parser where PyYAML has it (about eight times faster than the
     pure Python one); resolving and constructing stay in Python on either base, so both read a file the same.
     """
     class ComposeLoader(base):  # pylint: disable=too-many-ancestors
