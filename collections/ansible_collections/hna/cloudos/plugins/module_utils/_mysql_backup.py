@@ -30,8 +30,12 @@ hold, or the counts are dropped.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import hashlib
+import mmap
 import os
+import queue
 import re
 import shlex
 import socket
@@ -58,6 +62,7 @@ from ansible_collections.hna.cloudos.plugins.module_utils._mysql import (
     read_password_file,
 )
 from ansible_collections.hna.cloudos.plugins.module_utils._mysql_exec import (
+    FIFO_CHUNK,
     ContainerExec,
     ExecError,
     LocalExec,
@@ -76,8 +81,16 @@ EDGE_BYTES = 65536
 #: Bytes of the start of a compressed dump given to :func:`head_script` (enough for ``EDGE_BYTES`` of raw
 #: stream: a zstd block holds at most 128 KiB; a gzip stream decompresses from any length).
 HEAD_INPUT_BYTES = 1024 * 1024
-#: Bytes of a backup written between two requests to the kernel to start writing them to disk.
+#: Bytes of a backup written through the page cache between two requests to the kernel to start writing them out.
 WRITEBACK_BYTES = 64 * 1024 * 1024
+#: Bytes of a backup the reader hands to the writing thread at a time (a multiple of :data:`DIRECT_ALIGNMENT`).
+WRITE_BLOCK = 8 * 1024 * 1024
+#: Room a block keeps for one more read after it reached :data:`WRITE_BLOCK` (the FIFO reader's chunk).
+READ_ROOM = FIFO_CHUNK
+#: Blocks of the stream writer: one filling, the others waiting for or in the writing thread.
+WRITE_BUFFERS = 3
+#: Alignment of the offsets, lengths and memory of direct I/O (the largest logical block size of disks in use).
+DIRECT_ALIGNMENT = 4096
 #: Longest time commits are held while waiting for the dump's snapshot.
 MAX_HOLD_SECONDS = 30
 WATCH_INTERVAL = 0.005
@@ -618,12 +631,22 @@ def _text(value):
 # -- Writing the stream -------------------------------------------------------------------------------------
 
 class StreamWriter:
-    """The sink of a backup stream: writes to the partial file and hashes on the way.
+    """The sink of a backup stream: hashes it and writes it to the partial file, in a thread of its own.
 
-    Every :data:`WRITEBACK_BYTES` it asks the kernel to start writing the part written since (without waiting
-    for it), so that the fsync at the end waits for the last part only, not for the whole file; the pages it
-    wrote leave the page cache once on disk (a backup is not read again soon, and verification then reads
-    the disk).
+    The reader of the stream reads straight into the writer's current block (:meth:`buffer`, then
+    :meth:`advance`; a reader with a buffer of its own calls the writer with each chunk, which is one copy more);
+    a full block goes to the writing thread, which hashes it and writes it while the reader fills the next one.
+
+    The file is written with direct I/O (``O_DIRECT``) where its file system takes it: the blocks go from the
+    writer's buffers to the disk, with no copy into the page cache and no writeback by the kernel afterwards (a
+    backup is not read again soon, and verification reads the disk). Blocks are multiples of
+    :data:`DIRECT_ALIGNMENT` and page-aligned; the last, shorter part goes through the page cache. Where direct
+    I/O is refused (at the open, or by a write), the thread writes through the page cache and, every
+    :data:`WRITEBACK_BYTES`, asks the kernel to start writing the part written since (without waiting for it), so
+    that the fsync at the end waits for the last part only.
+
+    A failure of the thread is kept in ``error`` and raised (as ``OSError``) at the reader's next call; :meth:`close`
+    waits for the thread, after which every byte received is on file unless ``error`` is set.
     """
 
     def __init__(self, path):
@@ -632,33 +655,157 @@ class StreamWriter:
         self.descriptor = self.handle.fileno()
         self.digest = hashlib.sha256()
         self.size = 0
+        self.written = 0
         self.error = None
+        self.direct = set_direct_io(self.descriptor, True)
         self._written_back = 0
+        self._abandoned = False
+        self._closed = False
+        self._free = queue.Queue()
+        self._full = queue.Queue()
+        for _ in range(WRITE_BUFFERS):
+            self._free.put(mmap.mmap(-1, WRITE_BLOCK + READ_ROOM))
+        self._block = self._free.get()
+        self._view = memoryview(self._block)
+        self._fill = 0
+        self._thread = threading.Thread(target=self._write_blocks, name='hna-backup-writer')
+        self._thread.daemon = True
+        self._thread.start()
+
+    # The reader's side.
+
+    def buffer(self):
+        """The free room of the current block (at least :data:`READ_ROOM` bytes), to read into."""
+        self._raise_error()
+        return self._view[self._fill:]
+
+    def advance(self, count):
+        """``count`` bytes were read into :meth:`buffer`."""
+        self._fill += count
+        self.size += count
+        if self._fill >= WRITE_BLOCK:
+            self._hand_off()
 
     def __call__(self, data):
-        try:
-            # Large chunks (a memoryview of the reader's buffer) go straight to the file, without a copy.
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self.descriptor, view):]
-        except OSError as exc:
-            self.error = exc
-            raise
-        self.digest.update(data)
-        self.size += len(data)
-        if self.size - self._written_back >= WRITEBACK_BYTES:
-            with contextlib.suppress(OSError, AttributeError):
-                os.posix_fadvise(self.descriptor, self._written_back, self.size - self._written_back, os.POSIX_FADV_DONTNEED)
-            self._written_back = self.size
+        """Take a chunk held in the reader's own buffer (copied into the current block)."""
+        self._raise_error()
+        data = memoryview(data).cast('B')
+        offset = 0
+        while offset < len(data):
+            room = self._view[self._fill:]
+            count = min(len(room), len(data) - offset)
+            room[:count] = data[offset:offset + count]
+            self.advance(count)
+            offset += count
+
+    def close(self):
+        """Hand the rest to the thread and wait for it to end; afterwards ``error`` says whether all is on file."""
+        if self._closed:
+            return
+        self._closed = True
+        self._hand_off(final=True)
+        self._full.put(None)
+        self._thread.join()
+        if self.error is None and self.written != self.size:
+            self.error = OSError(errno.EIO, 'wrote %d of the %d bytes received' % (self.written, self.size))
 
     def commit(self):
+        self.close()
+        if self.error is not None:
+            raise self.error
         store.commit_partial(self.handle, self.partial, self.path)
 
     def discard(self):
+        self._abandoned = True
+        with contextlib.suppress(Exception):
+            self.close()
         with contextlib.suppress(Exception):
             self.handle.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.partial)
+
+    def _raise_error(self):
+        error = self.error
+        if error is not None:
+            if isinstance(error, OSError):
+                raise error
+            raise OSError(errno.EIO, to_native(error))
+
+    def _hand_off(self, final=False):
+        # A block leaves with a length that direct I/O takes; the rest starts the next block.
+        length = self._fill if final else self._fill - self._fill % DIRECT_ALIGNMENT
+        block, view, rest = self._block, self._view, self._fill - length
+        if final:
+            self._block = self._view = None
+            self._fill = 0
+        else:
+            self._block = self._free.get()
+            self._view = memoryview(self._block)
+            self._view[:rest] = view[length:length + rest]
+            self._fill = rest
+        view.release()
+        self._full.put((block, length))
+
+    # The writing thread.
+
+    def _write_blocks(self):
+        while True:
+            item = self._full.get()
+            if item is None:
+                return
+            block, length = item
+            if self.error is None and not self._abandoned:
+                try:
+                    self._write(block, length)
+                except Exception as exc:  # pylint: disable=broad-except
+                    self.error = exc
+            self._free.put(block)
+
+    def _write(self, block, length):
+        view = memoryview(block)
+        try:
+            self.digest.update(view[:length])
+            offset = 0
+            while offset < length:
+                end = length
+                if self.direct and length % DIRECT_ALIGNMENT:
+                    end = length - length % DIRECT_ALIGNMENT
+                    if end == offset:
+                        # The last, unaligned part: through the page cache.
+                        self.direct = set_direct_io(self.descriptor, False)
+                        end = length
+                try:
+                    count = os.write(self.descriptor, view[offset:end])
+                except OSError as exc:
+                    if exc.errno != errno.EINVAL or not self.direct:
+                        raise
+                    # The file system took O_DIRECT at the open but refuses this write (its alignment is larger).
+                    self.direct = set_direct_io(self.descriptor, False)
+                    if self.direct:
+                        raise
+                    continue
+                offset += count
+                self.written += count
+        finally:
+            view.release()
+        if not self.direct and self.written - self._written_back >= WRITEBACK_BYTES:
+            with contextlib.suppress(OSError, AttributeError):
+                os.posix_fadvise(self.descriptor, self._written_back, self.written - self._written_back,
+                                 os.POSIX_FADV_DONTNEED)
+            self._written_back = self.written
+
+
+def set_direct_io(descriptor, on):
+    """Turn direct I/O (``O_DIRECT``) on or off for an open file; return whether it is on afterwards."""
+    flag = getattr(os, 'O_DIRECT', 0)
+    if not flag:
+        return False
+    try:
+        flags = fcntl.fcntl(descriptor, fcntl.F_GETFL)
+        fcntl.fcntl(descriptor, fcntl.F_SETFL, (flags | flag) if on else (flags & ~flag))
+    except OSError:
+        return not on
+    return on
 
 
 # -- The backup module --------------------------------------------------------------------------------------
@@ -863,6 +1010,7 @@ class BackupTask:
                 code = runner.stream_out(script, writer, self.params['timeout'] + 120)
             except OSError:
                 pass  # raised by the writer: reported below with the stage "write"
+            writer.close()
             results = runner.read_files()
         except BaseException:
             writer.discard()

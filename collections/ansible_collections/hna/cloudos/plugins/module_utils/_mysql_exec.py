@@ -62,6 +62,24 @@ CONTAINER_TMP = '/tmp'
 _STREAM_HEADER = struct.Struct('>BxxxL')
 
 
+def read_to_sink(descriptor, sink, view):
+    """Read once from ``descriptor`` for ``sink``; return the byte count (0 at the end of the input).
+
+    A sink with a buffer of its own (``sink.buffer()``, a writable memoryview, then ``sink.advance(count)``) gets
+    the bytes read straight into it; any other is called with a view of ``view``, the reader's buffer, valid only
+    during the call.
+    """
+    if view is None:
+        count = os.readv(descriptor, [sink.buffer()])
+        if count:
+            sink.advance(count)
+        return count
+    count = os.readv(descriptor, [view])
+    if count:
+        sink(view[:count])
+    return count
+
+
 class ExecError(Exception):
     """A script could not be run or followed, as one line."""
 
@@ -309,8 +327,7 @@ class ContainerExec(_Exec):
         exec_id, sock, raw = self._start(script, True, 'start a script in it', watchdog=True, stdout_to_fifo=True)
         self._timeout = timeout
         deadline = time.monotonic() + timeout
-        buffer = bytearray(FIFO_CHUNK)
-        view = memoryview(buffer)
+        view = None if hasattr(sink, 'buffer') else memoryview(bytearray(FIFO_CHUNK))
         poller = select.poll()
         poller.register(descriptor, select.POLLIN)
         poller.register(raw.fileno(), select.POLLIN)
@@ -334,14 +351,14 @@ class ContainerExec(_Exec):
                         poller.unregister(raw.fileno())
                 if descriptor in events or not exec_open:
                     try:
-                        count = os.readv(descriptor, [view])
+                        count = read_to_sink(descriptor, sink, view)
                     except BlockingIOError:
                         continue  # a writer is there, nothing to read yet
                     if not count:
                         break  # every writer closed it (or none ever opened it and the script ended)
-                    sink(view[:count])
         finally:
-            view.release()
+            if view is not None:
+                view.release()
             with contextlib.suppress(Exception):
                 sock.close()
         return self._exit_code(exec_id, deadline)
@@ -525,6 +542,7 @@ class LocalExec(_Exec):
             process = self._popen(script, devnull)
         try:
             descriptor = process.stdout.fileno()
+            view = None if hasattr(sink, 'buffer') else memoryview(bytearray(CHUNK))
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -532,10 +550,8 @@ class LocalExec(_Exec):
                 ready, _w, _x = select.select([descriptor], [], [], min(remaining, 1.0))
                 if not ready:
                     continue
-                data = os.read(descriptor, CHUNK)
-                if not data:
+                if not read_to_sink(descriptor, sink, view):
                     break
-                sink(data)
             remaining = deadline - time.monotonic()
             try:
                 return process.wait(max(remaining, 0.1))

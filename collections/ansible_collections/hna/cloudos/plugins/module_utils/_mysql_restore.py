@@ -1023,7 +1023,8 @@ class RestoreTask:
 
     def _list_datadir(self, runner):
         chunks = []
-        code = runner.stream_out(physical_check_script(), chunks.append, HELPER_START_TIMEOUT)
+        # The chunks are views of the reader's buffer, valid only during the call: keep copies.
+        code = runner.stream_out(physical_check_script(), lambda data: chunks.append(bytes(data)), HELPER_START_TIMEOUT)
         if code:
             raise RestoreError('could not list data_volume %s in the throw-away container (exit %s)'
                                % (self.params['data_volume'], code))

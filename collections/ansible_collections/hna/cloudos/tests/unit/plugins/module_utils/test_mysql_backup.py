@@ -98,7 +98,7 @@ def test_logical_script_runs_with_stand_in_tools(tmp_path):
         runner.put_files({'client.cnf': '[client]\n'})
         script = 'export PATH=%s:$PATH\n' % bin_dir + backup.logical_script(runner.directory, True, None, 'gzip', 1, 0, 60)
         chunks = []
-        assert runner.stream_out(script, chunks.append, 60) == 0
+        assert runner.stream_out(script, lambda data: chunks.append(bytes(data)), 60) == 0
         results = runner.read_files()
     finally:
         runner.cleanup()

@@ -244,6 +244,47 @@ def test_container_stream_out_through_the_fifo():
         runner.remove()
 
 
+class _BufferSink:
+    """A sink with a buffer of its own: the readers read straight into it."""
+
+    def __init__(self):
+        self.area = bytearray(1 << 20)
+        self.digest = hashlib.sha256()
+        self.counts = []
+
+    def buffer(self):
+        return memoryview(self.area)
+
+    def advance(self, count):
+        self.digest.update(memoryview(self.area)[:count])
+        self.counts.append(count)
+
+    def __call__(self, data):
+        raise AssertionError('a sink with a buffer of its own is not called with chunks')
+
+
+def test_container_fifo_reads_into_the_sink_s_own_buffer():
+    runner = _LocalContainerExec()
+    try:
+        sink = _BufferSink()
+        assert runner.stream_out('head -c 9000000 /dev/zero | tr "\\0" b', sink, 30) == 0
+        assert runner.transport == 'fifo' and sum(sink.counts) == 9000000
+        assert sink.digest.hexdigest() == hashlib.sha256(b'b' * 9000000).hexdigest()
+    finally:
+        runner.remove()
+
+
+def test_local_stream_out_reads_into_the_sink_s_own_buffer():
+    runner = mexec.LocalExec()
+    try:
+        sink = _BufferSink()
+        assert runner.stream_out('head -c 3000000 /dev/zero | tr "\\0" c', sink, 30) == 0
+        assert sum(sink.counts) == 3000000
+        assert sink.digest.hexdigest() == hashlib.sha256(b'c' * 3000000).hexdigest()
+    finally:
+        runner.cleanup()
+
+
 def test_container_fifo_script_failing_at_once_does_not_hang():
     runner = _LocalContainerExec()
     try:
