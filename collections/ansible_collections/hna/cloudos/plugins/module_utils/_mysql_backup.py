@@ -663,7 +663,7 @@ class StreamWriter:
         self._closed = False
         self._free = queue.Queue()
         self._full = queue.Queue()
-        for _ in range(WRITE_BUFFERS):
+        for dummy in range(WRITE_BUFFERS):
             self._free.put(mmap.mmap(-1, WRITE_BLOCK + READ_ROOM))
         self._block = self._free.get()
         self._view = memoryview(self._block)

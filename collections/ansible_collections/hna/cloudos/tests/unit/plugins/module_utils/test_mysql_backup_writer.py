@@ -124,7 +124,7 @@ def test_a_failing_write_stops_the_reader_and_nothing_is_kept(tmp_path, monkeypa
     writer = backup.StreamWriter(str(tmp_path / 'b.sql.zst'))
     with pytest.raises(OSError) as caught:
         # The first block fails in the thread; a later call of the reader raises that error.
-        for _ in range(20):
+        for dummy in range(20):
             _feed(writer, b'y' * BLOCK, 'buffer', 0)
     assert caught.value.errno == errno.ENOSPC
     writer.close()
