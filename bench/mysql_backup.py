@@ -89,10 +89,19 @@ def run(argv, **kwargs):
 
 def bench_image():
     """cloudos/mariadb:10.11 plus sysbench, tagged by the base image's ID (rebuilt when the base changes)."""
-    base_id = run(['docker', 'image', 'inspect', '-f', '{{.Id}}', BASE_IMAGE]).stdout.strip()
+    found = run(['docker', 'image', 'inspect', '-f', '{{.Id}}', BASE_IMAGE], check=False)
+    if found.returncode != 0:
+        raise SystemExit('the image %s is not on this engine: build the lab\'s images first'
+                         ' (.venv/bin/python lab/lab.py build)' % BASE_IMAGE)
+    base_id = found.stdout.strip()
     tag = '%s/mariadb-sysbench:%s' % (PREFIX, hashlib.sha256((base_id + DOCKERFILE).encode()).hexdigest()[:12])
     if run(['docker', 'image', 'inspect', tag], check=False).returncode == 0:
         return tag
+    if run(['docker', 'network', 'inspect', APT_NETWORK], check=False).returncode != 0:
+        raise SystemExit('the image %s is built once with sysbench from the lab\'s package cache, on the network %s,'
+                         ' which does not exist: start the lab first (.venv/bin/python lab/lab.py up), then run this'
+                         ' again; the lab can go down once the image is built (--prepare-only builds it and fills the'
+                         ' server)' % (tag, APT_NETWORK))
     say('building %s (sysbench from Debian through the lab\'s package cache)' % tag)
     context = tempfile.mkdtemp(prefix=PREFIX + '-')
     try:
