@@ -193,9 +193,8 @@ def lock_holder(instance):
         return None
 
 
-def partial_size(instance):
-    out = sh(f"find {BACKUPS}/{instance} -maxdepth 1 -name '.*.partial' -size +0 -printf '%s\\n' 2>/dev/null || true").stdout
-    return max([int(x) for x in out.split()] or [0])
+def partial_exists(instance):
+    return bool(sh(f"find {BACKUPS}/{instance} -maxdepth 1 -name '.*.partial' 2>/dev/null || true").stdout.strip())
 
 
 # --- fixtures ------------------------------------------------------------------------------------------------
@@ -355,7 +354,11 @@ def test_kill_9_half_way_leaves_nothing_and_frees_the_lock():
     run = Background("hna.cloudos.mysql_backup", **backup_args(instance=instance, databases=["hnatest_big"],
                                                               compression="gzip", compression_level=9))
     run.start()
-    holder = wait_for(lambda: partial_size(instance) > 0 and lock_holder(instance), 120, "the backup to be under way", 0.2)
+    # The partial file exists from the start of the stream; its size grows in whole blocks of the writer (8 MiB),
+    # so waiting for bytes in it could land after the last block, when the run is already ending. A second into
+    # the stream of this 5 s backup is half way.
+    holder = wait_for(lambda: partial_exists(instance) and lock_holder(instance), 120, "the backup to be under way", 0.2)
+    time.sleep(1)
     sh(f"kill -9 {int(holder['pid'])}")
     run.join(120)
     rc, result = run.result
