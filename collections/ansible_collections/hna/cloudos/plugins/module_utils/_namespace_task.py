@@ -312,7 +312,8 @@ class NamespaceModule(object):
                               self.name, ', '.join(sorted(ns.container_name(item) for item in attached))))
             if time.monotonic() >= deadline:
                 self.fail('Namespace %s: the engine still counts an endpoint on the network %s after %s s although no '
-                          'container is attached to it (an engine fault that can follow an interrupted container removal): '
+                          'container is attached to it (a fault of the engine, seen after an interrupted container removal and '
+                          'after many container replacements on the network): '
                           'restart the Docker engine, then run the task again. Its containers were removed; the network '
                           'and the namespace metadata are left.' % (self.name, network['Name'], settle))
             time.sleep(0.5)
