@@ -38,6 +38,7 @@ from ansible_collections.hna.cloudos.plugins.module_utils._docker_engine import 
     DockerException,
     NotFound,
     RequestException,
+    ENDPOINTS,
     LABEL_NAMESPACE,
     LABEL_SERVICE,
     LABEL_STACK,
@@ -863,7 +864,8 @@ class StackDeployer(object):
             # before it stops serving: the other replicas answer meanwhile.
             for network in sorted(((container.get('NetworkSettings') or {}).get('Networks') or {})):
                 try:
-                    engine.api.disconnect_container_from_network(container['Id'], network)
+                    with ENDPOINTS.removing():
+                        engine.api.disconnect_container_from_network(container['Id'], network)
                 except (APIError, RequestException, DockerException):
                     pass  # removal goes on; the container leaves the network when it is removed
         plan = engine.plan(dict(name=removal['name']), state='absent', container=container, image=None)

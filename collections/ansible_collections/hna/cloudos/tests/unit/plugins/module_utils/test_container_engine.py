@@ -6,6 +6,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import docker.errors
 import pytest
 import requests
@@ -326,3 +329,132 @@ def test_a_first_container_is_created_with_its_aliases(monkeypatch):
     de.ContainerEngine(Client(), api=api).apply(replica_plan(False), wait='running', quota=False)
     assert api.calls[0] == ('create', 'web-2', {'shop': ('web', )})
     assert ('disconnect', 'shop') not in api.calls
+
+
+# --- renames of running containers, apart from endpoint removals ------------------------------------
+
+
+def _started(target):
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread
+
+
+def _through(hold, events, label):
+    """A thread body that passes through the gate (``hold`` is its ``removing`` or ``renaming``), noting ``label``."""
+    def body():
+        with hold():
+            events.append(label)
+    return body
+
+
+def _held_removal(gate, events, inside=None):
+    """A removal that holds the gate until told to end; returns its thread and that event (once it is inside)."""
+    entered = threading.Event()
+    may_end = threading.Event()
+
+    def body():
+        with gate.removing():
+            entered.set()
+            if inside:
+                inside()
+            may_end.wait(5)
+            events.append('first removal ends')
+
+    thread = _started(body)
+    assert entered.wait(5)
+    return thread, may_end
+
+
+def test_a_rename_waits_for_the_endpoint_removals_in_flight():
+    gate = de._EndpointGate()
+    events = []
+    first, may_end = _held_removal(gate, events)
+    renamer = _started(_through(gate.renaming, events, 'rename'))
+    renamer.join(0.2)
+    assert renamer.is_alive()  # held back by the removal
+    may_end.set()
+    first.join(5)
+    renamer.join(5)
+    assert events == ['first removal ends', 'rename']
+
+
+def test_removals_run_side_by_side_but_wait_behind_a_waiting_rename():
+    gate = de._EndpointGate()
+    events = []
+    # A second removal beside the first one is not held back.
+    first, may_end = _held_removal(gate, events, inside=_through(gate.removing, events, 'second removal beside the first'))
+    renamer = _started(_through(gate.renaming, events, 'rename'))
+    deadline = time.monotonic() + 5
+    while not gate._waiting and time.monotonic() < deadline:  # until the rename waits
+        time.sleep(0.01)
+    assert gate._waiting == 1
+    late = _started(_through(gate.removing, events, 'late removal'))
+    late.join(0.2)
+    assert late.is_alive()  # a rename never waits for removals that arrive after it
+    may_end.set()
+    for thread in (first, renamer, late):
+        thread.join(5)
+    assert events == ['second removal beside the first', 'first removal ends', 'rename', 'late removal']
+
+
+class RenameAPI(object):
+    """Records what a rename of a running container asks of the engine, and whether the gate was held."""
+
+    def __init__(self):
+        self.calls = []
+
+    def _held(self):
+        return 'renaming' if de.ENDPOINTS._renaming else 'free'
+
+    def inspect_container(self, cid):
+        self.calls.append(('inspect', cid, self._held()))
+        return {'Id': cid, 'NetworkSettings': {'Networks': {'shop': {}, 'shop-back': {}}}}
+
+    def inspect_network(self, name):
+        self.calls.append(('inspect network', name, self._held()))
+
+    def rename(self, cid, name):
+        self.calls.append(('rename', name, self._held()))
+
+
+def test_a_rename_first_reloads_the_networks_of_the_container_under_the_gate():
+    api = RenameAPI()
+    de.ContainerEngine(Client(), api=api)._rename('rename it', OLD_ID, 'web')
+    assert api.calls == [('inspect', OLD_ID, 'renaming'), ('inspect network', 'shop', 'renaming'),
+                         ('inspect network', 'shop-back', 'renaming'), ('rename', 'web', 'renaming')]
+    assert not de.ENDPOINTS._renaming
+
+
+class RemovalAPI(object):
+    """Records, for each request that removes an endpoint, how many removals held the gate meanwhile."""
+
+    def __init__(self):
+        self.calls = []
+
+    def stop(self, cid, timeout=None):
+        self.calls.append(('stop', de.ENDPOINTS._removals))
+
+    def kill(self, cid):
+        self.calls.append(('kill', de.ENDPOINTS._removals))
+
+    def inspect_container(self, cid):
+        self.calls.append(('inspect', de.ENDPOINTS._removals))
+        return {'Id': cid}
+
+    def remove_container(self, cid, v=False, force=False):
+        self.calls.append(('remove', de.ENDPOINTS._removals))
+
+    def disconnect_container_from_network(self, cid, net):
+        self.calls.append(('disconnect', de.ENDPOINTS._removals))
+
+
+def test_stops_kills_removals_and_disconnects_hold_the_gate_until_the_engine_is_done():
+    api = RemovalAPI()
+    engine = de.ContainerEngine(Client(), api=api)
+    engine._stop(OLD_ID, 'db', False, 10)
+    engine._stop(OLD_ID, 'db', True, 10)
+    engine._remove(OLD_ID, force=False, volumes=False, stop_timeout=5, running=True, container={'Id': OLD_ID})
+    engine._disconnect(OLD_ID, 'db', 'shop')
+    assert api.calls == [('stop', 1), ('kill', 1), ('inspect', 1), ('stop', 1), ('remove', 1), ('disconnect', 1)]
+    assert de.ENDPOINTS._removals == 0
