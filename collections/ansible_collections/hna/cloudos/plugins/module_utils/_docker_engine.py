@@ -1041,11 +1041,7 @@ class ContainerEngine(object):
         except ContainerEngineError as exc:
             if pending is not None:
                 # The engine may have half made a connection it refused (it does for an address outside the subnet).
-                try:
-                    with ENDPOINTS.removing():
-                        self.api.disconnect_container_from_network(cid, pending)
-                except (APIError, RequestException, DockerException):
-                    pass
+                self.leave(cid, pending)
             failed = []
             for step, net_name in reversed(done):
                 try:
@@ -1070,6 +1066,14 @@ class ContainerEngine(object):
             self._call_found('disconnect the container %s from the network %s' % (name, net_name),
                              self.api.disconnect_container_from_network, cid, net_name)
 
+    def leave(self, cid, net_name):
+        """Disconnect a container from a network as a clean-up, whose failure is ignored (the endpoint gate is held)."""
+        try:
+            with ENDPOINTS.removing():
+                self.api.disconnect_container_from_network(cid, net_name)
+        except (APIError, RequestException, DockerException):
+            pass
+
     def _rename(self, what, cid, new_name, networks=None):
         """Rename a container that may be running, apart from every endpoint removal (see :class:`_EndpointGate`).
 
@@ -1078,7 +1082,7 @@ class ContainerEngine(object):
         with ENDPOINTS.renaming():
             if networks is None:
                 container = self._call_found(what, self.api.inspect_container, cid)
-                networks = list(((container.get('NetworkSettings') or {}).get('Networks') or {}))
+                networks = list(_actual_networks(container))
             for net_name in networks:
                 # Makes the engine load the network, with its count of endpoints, afresh.
                 try:

@@ -38,7 +38,6 @@ from ansible_collections.hna.cloudos.plugins.module_utils._docker_engine import 
     DockerException,
     NotFound,
     RequestException,
-    ENDPOINTS,
     LABEL_NAMESPACE,
     LABEL_SERVICE,
     LABEL_STACK,
@@ -862,12 +861,9 @@ class StackDeployer(object):
         if container is not None and removal.get('drain'):
             # Leave the service's networks first, so that its aliases stop resolving to this replica
             # before it stops serving: the other replicas answer meanwhile.
+            # A failure is ignored: removal goes on, and the container leaves the network when it is removed.
             for network in sorted(((container.get('NetworkSettings') or {}).get('Networks') or {})):
-                try:
-                    with ENDPOINTS.removing():
-                        engine.api.disconnect_container_from_network(container['Id'], network)
-                except (APIError, RequestException, DockerException):
-                    pass  # removal goes on; the container leaves the network when it is removed
+                engine.leave(container['Id'], network)
         plan = engine.plan(dict(name=removal['name']), state='absent', container=container, image=None)
         engine.apply(plan, wait='none', keep_volumes=not removal.get('volumes'))
         return {}
